@@ -1,0 +1,166 @@
+"""Typed settings, one object per environment, built once at the entry point and passed down.
+
+A settings file is YAML (``conf/<env>.yaml``). Unknown keys and bad values are refused before any
+job runs, with the file and the field named (see :class:`SettingsError`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CONF_DIR = PROJECT_ROOT / "conf"
+ENV_VAR = "RECONNECT_ENV"
+CONF_VAR = "RECONNECT_CONF"
+
+
+class SettingsError(ValueError):
+    """A settings file that cannot be used; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SparkSettings(_Strict):
+    """How the SparkSession is built (see :func:`reconnect.runtime.build_spark_session`)."""
+
+    master: str | None = Field(
+        default="local[2]",
+        description="Spark master; null on a cluster, where spark-submit or the platform sets it.",
+    )
+    app_name: str = "reconnect"
+    delta_jars: Literal["maven", "provided"] = Field(
+        default="maven",
+        description="maven: resolve Delta's jars from Maven Central once and cache them (local); "
+        "provided: the cluster already has them (Databricks, spark-submit --packages).",
+    )
+    driver_memory: str | None = "4g"
+    shuffle_partitions: int = Field(default=4, ge=1)
+    ui_enabled: bool = False
+    conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark settings.")
+
+
+class PathSettings(_Strict):
+    """Where data lives. Local folders by default; any Hadoop URI (s3a://, abfss://) on a cluster."""
+
+    landing: str = "var/landing"
+    lakehouse: str = "var/lakehouse"
+    checkpoints: str = "var/checkpoints"
+
+    def resolved(self, base: Path) -> PathSettings:
+        """Make relative local paths absolute against ``base``; URIs are left alone."""
+
+        def fix(p: str) -> str:
+            if "://" in p or Path(p).is_absolute():
+                return p
+            return str((base / p).resolve())
+
+        return PathSettings(
+            landing=fix(self.landing),
+            lakehouse=fix(self.lakehouse),
+            checkpoints=fix(self.checkpoints),
+        )
+
+
+class CatalogSettings(_Strict):
+    """Names under which the Delta tables are registered in the Spark catalog."""
+
+    catalog: str | None = Field(default=None, description="null: the session catalog.")
+    bronze: str = "bronze"
+    silver: str = "silver"
+    gold: str = "gold"
+
+    def schema_name(self, layer: str) -> str:
+        """The fully qualified schema (database) name of a layer."""
+        name: str = getattr(self, layer)
+        return f"{self.catalog}.{name}" if self.catalog else name
+
+
+class StreamingSettings(_Strict):
+    """Trigger and batch sizing of every streaming query."""
+
+    trigger: Literal["available_now", "processing_time"] = Field(
+        default="available_now",
+        description="available_now: process what is there and stop (batch, backfill, tests); "
+        "processing_time: run continuously, one micro-batch every interval.",
+    )
+    processing_time: str = "1 minute"
+    max_files_per_trigger: int | None = Field(default=None, ge=1)
+
+    @field_validator("processing_time")
+    @classmethod
+    def _interval(cls, v: str) -> str:
+        parts = v.split()
+        units = {"second", "seconds", "minute", "minutes", "hour", "hours"}
+        if len(parts) != 2 or not parts[0].isdigit() or parts[1] not in units:
+            raise ValueError("expected '<n> seconds|minutes|hours', e.g. '1 minute'")
+        return v
+
+
+class Settings(_Strict):
+    """All settings of one environment."""
+
+    env: str = "local"
+    spark: SparkSettings = SparkSettings()
+    paths: PathSettings = PathSettings()
+    catalog: CatalogSettings = CatalogSettings()
+    streaming: StreamingSettings = StreamingSettings()
+
+    def with_paths(self, root: Path | str) -> Settings:
+        """A copy whose landing, lakehouse and checkpoint folders sit under ``root``."""
+        root = Path(root)
+        return self.model_copy(
+            update={
+                "paths": PathSettings(
+                    landing=str(root / "landing"),
+                    lakehouse=str(root / "lakehouse"),
+                    checkpoints=str(root / "checkpoints"),
+                )
+            }
+        )
+
+
+def _format_error(source: str, err: ValidationError) -> str:
+    lines = [f"{source}: invalid settings"]
+    for e in err.errors():
+        field = ".".join(str(p) for p in e["loc"]) or "(root)"
+        lines.append(f"  {field}: {e['msg']}")
+    return "\n".join(lines)
+
+
+def load_settings(
+    path: str | Path | None = None, env: str | None = None, base: Path | None = None
+) -> Settings:
+    """Load settings from ``path``, else ``$RECONNECT_CONF``, else ``conf/<env>.yaml``.
+
+    ``env`` defaults to ``$RECONNECT_ENV`` or ``local``. Relative paths in the file are resolved
+    against ``base`` (default: the current directory), so runs from a project checkout keep their
+    data in ``./var``.
+    """
+    if path is None and os.environ.get(CONF_VAR):
+        path = os.environ[CONF_VAR]
+    if path is None:
+        env = env or os.environ.get(ENV_VAR) or "local"
+        path = DEFAULT_CONF_DIR / f"{env}.yaml"
+    path = Path(path)
+    if not path.is_file():
+        raise SettingsError(f"{path}: settings file not found")
+    try:
+        raw: Any = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise SettingsError(f"{path}: not valid YAML: {e}") from e
+    if not isinstance(raw, dict):
+        raise SettingsError(f"{path}: expected a mapping at the top level")
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as e:
+        raise SettingsError(_format_error(str(path), e)) from e
+    return settings.model_copy(
+        update={"paths": settings.paths.resolved(base or Path.cwd())}
+    )

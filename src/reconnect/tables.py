@@ -1,0 +1,211 @@
+"""Every Delta table of the lakehouse: its StructType, its DDL file and where it lives.
+
+The StructTypes here and the versioned DDL in ``sql/migrations/`` are two statements of one
+contract; ``tests/integration/test_table_contracts.py`` applies the DDL and requires them equal.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+from typing import TYPE_CHECKING
+
+from pyspark.sql import types as T
+
+from reconnect.settings import PROJECT_ROOT, Settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+MIGRATIONS_DIR = PROJECT_ROOT / "sql" / "migrations"
+
+MONEY = T.DecimalType(18, 4)
+
+
+def _f(name: str, dtype: T.DataType, nullable: bool = True) -> T.StructField:
+    return T.StructField(name, dtype, nullable)
+
+
+LINEAGE = [_f("source_file", T.StringType(), False), _f("source_line", T.LongType(), False)]
+
+EVENTS = T.StructType(
+    [
+        _f("event_id", T.StringType(), False),
+        _f("event_time", T.TimestampType(), False),
+        _f("event_date", T.DateType(), False),
+        _f("user_id", T.StringType(), False),
+        _f("cuid", T.StringType()),
+        _f("session_id", T.StringType()),
+        _f("event_type", T.StringType(), False),
+        _f("event_name", T.StringType()),
+        _f("product_id", T.StringType()),
+        _f("quantity", T.IntegerType()),
+        _f("price", MONEY),
+        _f("currency", T.StringType()),
+        _f("category", T.StringType()),
+        _f(
+            "cart",
+            T.ArrayType(
+                T.StructType([_f("product_id", T.StringType()), _f("quantity", T.IntegerType())])
+            ),
+        ),
+        _f("order_id", T.StringType()),
+        _f("revenue", MONEY),
+        _f(
+            "items",
+            T.ArrayType(
+                T.StructType(
+                    [
+                        _f("product_id", T.StringType()),
+                        _f("quantity", T.IntegerType()),
+                        _f("price", MONEY),
+                    ]
+                )
+            ),
+        ),
+        _f("message_id", T.StringType()),
+        _f("channel", T.StringType()),
+        _f("address", T.StringType()),
+        _f("properties", T.MapType(T.StringType(), T.StringType())),
+        *LINEAGE,
+    ]
+)
+
+PRODUCT_SNAPSHOTS = T.StructType(
+    [
+        _f("sync_time", T.TimestampType(), False),
+        _f("product_id", T.StringType(), False),
+        _f("price", MONEY, False),
+        _f("name", T.StringType()),
+        _f("url", T.StringType()),
+        _f("image_url", T.StringType()),
+        _f("category", T.StringType()),
+        _f("brand", T.StringType()),
+        _f("currency", T.StringType()),
+        _f("stock", T.IntegerType()),
+        _f("attributes", T.MapType(T.StringType(), T.StringType()), False),
+        *LINEAGE,
+    ]
+)
+
+USER_SNAPSHOTS = T.StructType(
+    [
+        _f("sync_time", T.TimestampType(), False),
+        _f("cuid", T.StringType(), False),
+        _f("email", T.StringType()),
+        _f("phone", T.StringType()),
+        _f("timezone", T.StringType()),
+        _f("country", T.StringType()),
+        _f("loyalty_tier", T.StringType()),
+        _f("attributes", T.MapType(T.StringType(), T.StringType()), False),
+        *LINEAGE,
+    ]
+)
+
+SUBSCRIPTIONS = T.StructType(
+    [
+        _f("sync_time", T.TimestampType(), False),
+        _f("channel", T.StringType(), False),
+        _f("cuid", T.StringType(), False),
+        _f("address", T.StringType(), False),
+        *LINEAGE,
+    ]
+)
+
+QUARANTINE = T.StructType(
+    [
+        _f("source", T.StringType(), False),
+        _f("source_file", T.StringType(), False),
+        _f("source_line", T.LongType(), False),
+        _f("sync_time", T.TimestampType()),
+        _f("reason", T.StringType(), False),
+        _f("field", T.StringType()),
+        _f("detail", T.StringType(), False),
+        _f("raw", T.StringType()),
+    ]
+)
+
+INGEST_FILES = T.StructType(
+    [
+        _f("source", T.StringType(), False),
+        _f("source_file", T.StringType(), False),
+        _f("sync_time", T.TimestampType()),
+        _f("lines", T.LongType(), False),
+        _f("accepted", T.LongType(), False),
+        _f("quarantined", T.LongType(), False),
+        _f("duplicates", T.LongType(), False),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One Delta table: layer (bronze / silver / gold), name, schema and partitioning."""
+
+    layer: str
+    name: str
+    schema: T.StructType
+    partition_by: tuple[str, ...] = ()
+
+    def qualified_name(self, settings: Settings) -> str:
+        """``<catalog.>schema.table`` as registered in the Spark catalog."""
+        return f"{settings.catalog.schema_name(self.layer)}.{self.name}"
+
+    def location(self, settings: Settings) -> str:
+        """The folder (or URI) of the table's Delta log and files."""
+        return f"{settings.paths.lakehouse.rstrip('/')}/{self.layer}/{self.name}"
+
+
+BRONZE_EVENTS = TableSpec("bronze", "events", EVENTS, ("event_date",))
+BRONZE_PRODUCT_SNAPSHOTS = TableSpec("bronze", "product_snapshots", PRODUCT_SNAPSHOTS)
+BRONZE_USER_SNAPSHOTS = TableSpec("bronze", "user_snapshots", USER_SNAPSHOTS)
+BRONZE_SUBSCRIPTIONS = TableSpec("bronze", "subscriptions", SUBSCRIPTIONS)
+BRONZE_QUARANTINE = TableSpec("bronze", "quarantine", QUARANTINE)
+BRONZE_INGEST_FILES = TableSpec("bronze", "ingest_files", INGEST_FILES)
+
+ALL_TABLES: tuple[TableSpec, ...] = (
+    BRONZE_EVENTS,
+    BRONZE_PRODUCT_SNAPSHOTS,
+    BRONZE_USER_SNAPSHOTS,
+    BRONZE_SUBSCRIPTIONS,
+    BRONZE_QUARANTINE,
+    BRONZE_INGEST_FILES,
+)
+
+_MIGRATION_NAME = re.compile(r"^V(\d{3})__[a-z0-9_]+\.sql$")
+
+
+def migration_files(directory: Path = MIGRATIONS_DIR) -> list[Path]:
+    """The versioned DDL files in apply order; a misnamed file is an error, not skipped."""
+    files = sorted(p for p in directory.iterdir() if p.suffix == ".sql")
+    for p in files:
+        if not _MIGRATION_NAME.match(p.name):
+            raise ValueError(f"{p}: migration files are named V<nnn>__<snake_case>.sql")
+    return files
+
+
+def render_migration(path: Path, settings: Settings) -> list[str]:
+    """The statements of one DDL file with ``${bronze}``-style schema names and
+    ``${location:<layer>/<table>}`` locations filled in from settings."""
+    text = path.read_text()
+    text = re.sub(
+        r"\$\{location:([a-z_]+)/([a-z_]+)\}",
+        lambda m: f"'{settings.paths.lakehouse.rstrip('/')}/{m.group(1)}/{m.group(2)}'",
+        text,
+    )
+    text = Template(text).substitute(
+        bronze=settings.catalog.schema_name("bronze"),
+        silver=settings.catalog.schema_name("silver"),
+        gold=settings.catalog.schema_name("gold"),
+    )
+    text = "\n".join(line for line in text.splitlines() if not line.strip().startswith("--"))
+    return [stmt.strip() for stmt in text.split(";") if stmt.strip()]
+
+
+def ensure_tables(spark: SparkSession, settings: Settings) -> None:
+    """Apply every migration (idempotent statements) so all tables exist and are registered."""
+    for path in migration_files():
+        for stmt in render_migration(path, settings):
+            spark.sql(stmt)
