@@ -209,3 +209,14 @@ def ensure_tables(spark: SparkSession, settings: Settings) -> None:
     for path in migration_files():
         for stmt in render_migration(path, settings):
             spark.sql(stmt)
+    for table in ALL_TABLES:
+        # CREATE TABLE IF NOT EXISTS keeps an existing registration: make sure the name
+        # points where these settings write, or two environments would silently mix.
+        registered = spark.sql(f"DESCRIBE DETAIL {table.qualified_name(settings)}").first()
+        where = str(registered["location"]).removeprefix("file:").rstrip("/")
+        expected = table.location(settings).removeprefix("file:").rstrip("/")
+        if where != expected:
+            raise ValueError(
+                f"table {table.qualified_name(settings)} is registered at {where}, but the "
+                f"settings put it at {expected}: use other catalog names (catalog.*) or paths"
+            )

@@ -1,0 +1,1 @@
+"""Ingest: landing files -> bronze Delta tables, incremental, with a quarantine for bad lines."""

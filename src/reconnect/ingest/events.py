@@ -1,0 +1,324 @@
+"""Pure transforms from clickstream JSON lines to typed bronze events (spec/DATA.md).
+
+Every field is first read as text (so a wrong JSON type can be named rather than silently
+nulled), then checked in a fixed order; the first failed check is the line's quarantine reason.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from reconnect.ingest.lines import failure, first_failure, shown
+from reconnect.ingest.reasons import QuarantineReason as R
+from reconnect.tables import EVENTS, MONEY
+
+EVENT_TYPES = (
+    "page_view",
+    "category_view",
+    "product_view",
+    "add_to_cart",
+    "remove_from_cart",
+    "sync_cart",
+    "purchase",
+    "message_click",
+    "message_open",
+    "identify",
+    "opt_in",
+    "opt_out",
+    "custom",
+)
+CHANNELS = ("email", "sms", "web_push", "app_push")
+
+# Fields a type needs beyond the four every event needs (DATA.md's "required" column).
+REQUIRED_BY_TYPE: dict[str, tuple[str, ...]] = {
+    "custom": ("event_name",),
+    "product_view": ("product_id",),
+    "add_to_cart": ("product_id",),
+    "remove_from_cart": ("product_id",),
+    "sync_cart": ("cart",),
+    "purchase": ("order_id", "items"),
+    "message_click": ("message_id",),
+    "message_open": ("message_id",),
+    "opt_in": ("channel",),
+    "opt_out": ("channel",),
+}
+ALWAYS_REQUIRED = ("event_id", "event_time", "user_id", "event_type")
+
+_TEXT_FIELDS = [
+    "event_id",
+    "event_time",
+    "user_id",
+    "cuid",
+    "session_id",
+    "event_type",
+    "event_name",
+    "product_id",
+    "quantity",
+    "price",
+    "currency",
+    "category",
+    "cart",
+    "order_id",
+    "revenue",
+    "items",
+    "message_id",
+    "channel",
+    "address",
+    "properties",
+]
+_CORRUPT = "_corrupt_record"
+RAW_EVENT = T.StructType(
+    [T.StructField(n, T.StringType()) for n in _TEXT_FIELDS]
+    + [T.StructField(_CORRUPT, T.StringType())]
+)
+_CART_TEXT = T.ArrayType(
+    T.StructType(
+        [T.StructField("product_id", T.StringType()), T.StructField("quantity", T.StringType())]
+    )
+)
+_ITEMS_TEXT = T.ArrayType(
+    T.StructType(
+        [
+            T.StructField("product_id", T.StringType()),
+            T.StructField("quantity", T.StringType()),
+            T.StructField("price", T.StringType()),
+        ]
+    )
+)
+_PROPERTIES = T.MapType(T.StringType(), T.StringType())
+
+# ISO-8601 date-time with seconds optional, fraction optional, and a mandatory offset or Z.
+_ISO_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$"
+_INTEGER = r"^-?\d+$"
+_NUMBER = r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$"
+
+JSON_OPTIONS = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT}
+
+
+def _blank(c: Column) -> Column:
+    return c.isNull() | (F.trim(c) == "")
+
+
+def _int_or_null(c: Column) -> Column:
+    return F.when(c.rlike(_INTEGER), c.try_cast("int"))
+
+
+def _money_or_null(c: Column) -> Column:
+    return F.when(c.rlike(_NUMBER), c.try_cast(MONEY))
+
+
+def _parse_nested(j: Column) -> list[tuple[str, Column]]:
+    """Nested fields parsed from their JSON text (null where absent or of the wrong shape)."""
+    return [
+        ("cart_p", F.from_json(j["cart"], _CART_TEXT)),
+        ("items_p", F.from_json(j["items"], _ITEMS_TEXT)),
+        ("properties_p", F.from_json(j["properties"], _PROPERTIES)),
+    ]
+
+
+def _checks(j: Column) -> Column:
+    """The first failed contract check of a parsed line, or null when the line is valid."""
+    etype = j["event_type"]
+    checks: list[Column] = [
+        failure(
+            j.isNull() | j[_CORRUPT].isNotNull(),
+            R.NOT_JSON,
+            None,
+            "expected one JSON object per line",
+        )
+    ]
+    checks += [
+        failure(_blank(j[f]), R.MISSING_FIELD, f, f"{f}: required, missing or empty")
+        for f in ALWAYS_REQUIRED
+    ]
+    checks.append(
+        failure(
+            ~j["event_time"].rlike(_ISO_WITH_OFFSET)
+            | F.try_to_timestamp(j["event_time"]).isNull(),
+            R.BAD_TIMESTAMP,
+            "event_time",
+            F.concat(
+                F.lit("event_time: expected ISO-8601 with an offset or Z, got "),
+                shown(j["event_time"]),
+            ),
+        )
+    )
+    checks.append(
+        failure(
+            ~etype.isin(*EVENT_TYPES),
+            R.UNKNOWN_EVENT_TYPE,
+            "event_type",
+            F.concat(
+                F.lit(f"event_type: expected one of {', '.join(EVENT_TYPES)}; got "),
+                shown(etype),
+            ),
+        )
+    )
+    for event_type, fields in REQUIRED_BY_TYPE.items():
+        for f in fields:
+            checks.append(
+                failure(
+                    (etype == event_type) & _blank(j[f]),
+                    R.MISSING_FIELD,
+                    f,
+                    f"{f}: required for {event_type} events",
+                )
+            )
+    checks += _type_checks(j)
+    checks += _value_checks(j)
+    return first_failure(*checks)
+
+
+def _type_checks(j: Column) -> list[Column]:
+    def wrong(field: str, bad: Column, expected: str) -> Column:
+        return failure(
+            j[field].isNotNull() & bad,
+            R.WRONG_TYPE,
+            field,
+            F.concat(F.lit(f"{field}: expected {expected}, got "), shown(j[field])),
+        )
+
+    cart, items = F.col("cart_p"), F.col("items_p")
+    cart_ok = F.forall(
+        cart, lambda e: e["product_id"].isNotNull() & _int_or_null(e["quantity"]).isNotNull()
+    )
+    items_ok = F.forall(
+        items,
+        lambda e: e["product_id"].isNotNull()
+        & (e["quantity"].isNull() | _int_or_null(e["quantity"]).isNotNull())
+        & (e["price"].isNull() | _money_or_null(e["price"]).isNotNull()),
+    )
+    return [
+        wrong("quantity", _int_or_null(j["quantity"]).isNull(), "an integer"),
+        wrong("price", _money_or_null(j["price"]).isNull(), "a decimal number"),
+        wrong("revenue", _money_or_null(j["revenue"]).isNull(), "a decimal number"),
+        wrong(
+            "cart",
+            cart.isNull() | ~cart_ok,
+            "an array of {product_id, quantity (integer)}",
+        ),
+        wrong(
+            "items",
+            items.isNull() | ~items_ok,
+            "an array of {product_id, quantity (integer), price (decimal)}",
+        ),
+        wrong("properties", F.col("properties_p").isNull(), "an object of string values"),
+    ]
+
+
+def _value_checks(j: Column) -> list[Column]:
+    def invalid(field: str, bad: Column, expected: str, value: Column) -> Column:
+        return failure(
+            bad, R.INVALID_VALUE, field, F.concat(F.lit(f"{field}: expected {expected}, got "),
+                                                   shown(value))
+        )
+
+    quantity = _int_or_null(j["quantity"])
+    positive = "an integer >= 1"
+    return [
+        invalid("quantity", quantity < 1, positive, j["quantity"]),
+        invalid(
+            "cart",
+            F.exists(F.col("cart_p"), lambda e: _int_or_null(e["quantity"]) < 1),
+            f"every quantity {positive}",
+            j["cart"],
+        ),
+        invalid(
+            "items",
+            F.exists(F.col("items_p"), lambda e: _int_or_null(e["quantity"]) < 1),
+            f"every quantity {positive}",
+            j["items"],
+        ),
+        invalid("price", _money_or_null(j["price"]) < 0, "a price >= 0", j["price"]),
+        invalid(
+            "channel",
+            j["channel"].isNotNull() & ~j["channel"].isin(*CHANNELS),
+            f"one of {', '.join(CHANNELS)}",
+            j["channel"],
+        ),
+    ]
+
+
+def parse_event_lines(lines: DataFrame) -> DataFrame:
+    """Typed events plus an ``error`` struct (null when valid) and ``raw`` kept only for errors.
+
+    Grain: one row per input line; key ``(source_file, source_line)``.
+    """
+    parsed = lines.select(
+        "source_file", "source_line", "raw", F.from_json("raw", RAW_EVENT, JSON_OPTIONS).alias("j")
+    )
+    j = F.col("j")
+    with_nested = parsed.select("*", *[c.alias(n) for n, c in _parse_nested(j)])
+    checked = with_nested.withColumn("error", _checks(j))
+    etype = j["event_type"]
+    default_one = etype.isin("add_to_cart", "remove_from_cart")
+    quantity = F.coalesce(
+        _int_or_null(j["quantity"]), F.when(default_one, F.lit(1))
+    )
+    event_time = F.try_to_timestamp(j["event_time"])
+    cart = F.transform(
+        F.col("cart_p"),
+        lambda e: F.struct(
+            e["product_id"].alias("product_id"),
+            _int_or_null(e["quantity"]).alias("quantity"),
+        ),
+    )
+    items = F.transform(
+        F.col("items_p"),
+        lambda e: F.struct(
+            e["product_id"].alias("product_id"),
+            F.coalesce(_int_or_null(e["quantity"]), F.lit(1)).alias("quantity"),
+            _money_or_null(e["price"]).alias("price"),
+        ),
+    )
+    typed = {
+        "event_id": j["event_id"],
+        "event_time": event_time,
+        "event_date": F.to_date(event_time),
+        "user_id": j["user_id"],
+        "cuid": j["cuid"],
+        "session_id": j["session_id"],
+        "event_type": etype,
+        "event_name": j["event_name"],
+        "product_id": j["product_id"],
+        "quantity": quantity,
+        "price": _money_or_null(j["price"]),
+        "currency": j["currency"],
+        "category": j["category"],
+        "cart": cart,
+        "order_id": j["order_id"],
+        "revenue": _money_or_null(j["revenue"]),
+        "items": items,
+        "message_id": j["message_id"],
+        "channel": j["channel"],
+        "address": j["address"],
+        "properties": F.col("properties_p"),
+    }
+    return checked.select(
+        *[typed[f.name].cast(f.dataType).alias(f.name) for f in EVENTS.fields
+          if f.name in typed],
+        "source_file",
+        "source_line",
+        "error",
+        F.when(F.col("error").isNotNull(), F.col("raw")).alias("raw"),
+    )
+
+
+def valid_events(parsed: DataFrame) -> DataFrame:
+    """Rows of :func:`parse_event_lines` that passed every check, in the bronze events schema."""
+    return parsed.where(F.col("error").isNull()).select(*EVENTS.fieldNames())
+
+
+def keep_first_per_event_id(events: DataFrame) -> DataFrame:
+    """One row per ``event_id``: the copy with the smallest ``(source_file, source_line)``.
+
+    Deterministic whatever the partitioning, so one big batch and many small ones keep the
+    same copy when files land in name order.
+    """
+    cols = EVENTS.fieldNames()
+    first = events.groupBy("event_id").agg(
+        F.min_by(F.struct(*cols), F.struct("source_file", "source_line")).alias("e")
+    )
+    return first.select("e.*")

@@ -1,0 +1,131 @@
+"""Idempotent Delta writes of the ingest stage: replaying a micro-batch changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from reconnect.landing import format_ts
+from reconnect.settings import Settings
+from reconnect.tables import (
+    BRONZE_EVENTS,
+    BRONZE_INGEST_FILES,
+    BRONZE_QUARANTINE,
+    QUARANTINE,
+    TableSpec,
+)
+
+QUARANTINE_KEYS = ("source", "source_file", "source_line")
+INGEST_FILE_KEYS = ("source", "source_file")
+
+
+def _merge_condition(keys: Sequence[str]) -> str:
+    return " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+
+
+def insert_new(
+    spark: SparkSession, table: TableSpec, settings: Settings, rows: DataFrame,
+    keys: Sequence[str],
+) -> None:
+    """Insert-only MERGE on ``keys``: rows already present (a replayed batch) are left alone."""
+    target = DeltaTable.forPath(spark, table.location(settings))
+    (
+        target.alias("t")
+        .merge(rows.dropDuplicates(list(keys)).alias("s"), _merge_condition(keys))
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
+def upsert(
+    spark: SparkSession, table: TableSpec, settings: Settings, rows: DataFrame,
+    keys: Sequence[str],
+) -> None:
+    """MERGE on ``keys``, replacing matched rows (the rows are a pure function of the input)."""
+    target = DeltaTable.forPath(spark, table.location(settings))
+    (
+        target.alias("t")
+        .merge(rows.alias("s"), _merge_condition(keys))
+        .whenMatchedUpdateAll()
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
+def quarantine_rows(parsed: DataFrame, source: str, sync_time: bool = False) -> DataFrame:
+    """Rejected lines of a parsed frame, in the quarantine schema."""
+    bad = parsed.where(F.col("error").isNotNull())
+    return bad.select(
+        F.lit(source).alias("source"),
+        "source_file",
+        "source_line",
+        (F.col("sync_time") if sync_time else F.lit(None)).cast("timestamp").alias("sync_time"),
+        F.col("error.reason").alias("reason"),
+        F.col("error.field").alias("field"),
+        F.col("error.detail").alias("detail"),
+        "raw",
+    ).select(*QUARANTINE.fieldNames())
+
+
+def new_events(
+    spark: SparkSession, settings: Settings, first_copies: DataFrame, batch_files: list[str],
+    date_range: tuple[object, object],
+) -> DataFrame:
+    """Events of this batch whose ``event_id`` no earlier batch has stored.
+
+    Rows stored from this batch's own files come from an earlier attempt of this very batch
+    (each file belongs to exactly one batch), so they do not make a row a duplicate; they are
+    filtered out at write time by :func:`append_events` instead.
+    """
+    lo, hi = date_range
+    stored = spark.read.format("delta").load(BRONZE_EVENTS.location(settings)).where(
+        F.col("event_date").between(F.lit(lo), F.lit(hi))
+    )
+    earlier = stored.where(~F.col("source_file").isin(batch_files)).select("event_id")
+    return first_copies.join(earlier, "event_id", "left_anti")
+
+
+def append_events(
+    spark: SparkSession, settings: Settings, rows: DataFrame, batch_files: list[str],
+    date_range: tuple[object, object],
+) -> None:
+    """Append ``rows`` minus those an interrupted earlier attempt of this batch already wrote."""
+    lo, hi = date_range
+    stored = spark.read.format("delta").load(BRONZE_EVENTS.location(settings)).where(
+        F.col("event_date").between(F.lit(lo), F.lit(hi))
+        & F.col("source_file").isin(batch_files)
+    ).select("event_id")
+    todo = rows.join(stored, "event_id", "left_anti")
+    todo.write.format("delta").mode("append").save(BRONZE_EVENTS.location(settings))
+
+
+def replace_syncs(
+    table: TableSpec, settings: Settings, rows: DataFrame, syncs: list[tuple[datetime, str | None]]
+) -> None:
+    """Overwrite exactly the given syncs (and channels) with ``rows``: idempotent by sync time."""
+    parts = []
+    for ts, channel in syncs:
+        cond = f"sync_time = timestamp'{format_ts(ts)}'"
+        if channel is not None:
+            cond += f" AND channel = '{channel}'"
+        parts.append(f"({cond})")
+    (
+        rows.write.format("delta")
+        .mode("overwrite")
+        .option("replaceWhere", " OR ".join(parts))
+        .save(table.location(settings))
+    )
+
+
+def write_quarantine(spark: SparkSession, settings: Settings, rows: DataFrame) -> None:
+    """Add quarantined lines, once each."""
+    insert_new(spark, BRONZE_QUARANTINE, settings, rows, QUARANTINE_KEYS)
+
+
+def write_ingest_files(spark: SparkSession, settings: Settings, rows: DataFrame) -> None:
+    """Record per-file reconciliation counts (recomputed identically when a batch is replayed)."""
+    upsert(spark, BRONZE_INGEST_FILES, settings, rows, INGEST_FILE_KEYS)

@@ -1,0 +1,376 @@
+"""The ingest streaming queries: landing folders -> bronze tables, new files only.
+
+Each source is a file stream (Spark's ``binaryFile`` source, so every line can be numbered) with
+its own checkpoint; ``foreachBatch`` bodies parse, split good from bad, and write idempotently.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import reduce
+
+from pyspark.sql import DataFrame, Row, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from pyspark.sql.streaming import StreamingQuery
+
+from reconnect.ingest import feeds, sinks
+from reconnect.ingest.events import keep_first_per_event_id, parse_event_lines, valid_events
+from reconnect.ingest.lines import split_lines
+from reconnect.ingest.reasons import QuarantineReason
+from reconnect.landing import EVENTS_DIR, PRODUCT_FEED_DIR, SUBSCRIBERS_DIR, USER_FEED_DIR
+from reconnect.settings import Settings
+from reconnect.tables import (
+    BRONZE_PRODUCT_SNAPSHOTS,
+    BRONZE_SUBSCRIPTIONS,
+    BRONZE_USER_SNAPSHOTS,
+    INGEST_FILES,
+    TableSpec,
+    ensure_tables,
+)
+
+log = logging.getLogger(__name__)
+
+BINARY_FILE = T.StructType(
+    [
+        T.StructField("path", T.StringType()),
+        T.StructField("modificationTime", T.TimestampType()),
+        T.StructField("length", T.LongType()),
+        T.StructField("content", T.BinaryType()),
+    ]
+)
+
+BatchWriter = Callable[[SparkSession, Settings, DataFrame], None]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One landing folder and how its new files reach bronze."""
+
+    name: str
+    folder: str
+    write_batch: BatchWriter
+    reads_content: bool
+
+
+def _files_stream(spark: SparkSession, settings: Settings, folder: str) -> DataFrame:
+    path = f"{settings.paths.landing.rstrip('/')}/{folder}"
+    _mkdirs(spark, path)
+    reader = (
+        spark.readStream.schema(BINARY_FILE)
+        .format("binaryFile")
+        .option("recursiveFileLookup", "true")
+        # Age is measured against the newest file, not the clock; never skip a late copy.
+        .option("maxFileAge", "36500d")
+    )
+    if settings.streaming.max_files_per_trigger:
+        reader = reader.option("maxFilesPerTrigger", settings.streaming.max_files_per_trigger)
+    return reader.load(path)
+
+
+def _mkdirs(spark: SparkSession, path: str) -> None:
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).mkdirs(hpath)
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+def write_events_batch(spark: SparkSession, settings: Settings, files: DataFrame) -> None:
+    """Parse one micro-batch of event files; quarantine bad lines; store each event id once."""
+    parsed = parse_event_lines(split_lines(files)).persist()
+    try:
+        per_file = (
+            parsed.groupBy("source_file")
+            .agg(
+                F.count(F.lit(1)).alias("lines"),
+                F.count("error").alias("quarantined"),
+                F.min(F.when(F.col("error").isNull(), F.col("event_date"))).alias("lo"),
+                F.max(F.when(F.col("error").isNull(), F.col("event_date"))).alias("hi"),
+            )
+            .collect()
+        )
+        if not per_file:
+            return
+        batch_files = [r.source_file for r in per_file]
+        los = [r.lo for r in per_file if r.lo is not None]
+        his = [r.hi for r in per_file if r.hi is not None]
+        sinks.write_quarantine(spark, settings, sinks.quarantine_rows(parsed, "events"))
+        accepted: dict[str, int] = {}
+        if los:
+            date_range = (min(los), max(his))
+            first = keep_first_per_event_id(valid_events(parsed))
+            new = sinks.new_events(spark, settings, first, batch_files, date_range).persist()
+            try:
+                accepted = {
+                    r.source_file: r["count"]
+                    for r in new.groupBy("source_file").count().collect()
+                }
+                sinks.append_events(spark, settings, new, batch_files, date_range)
+            finally:
+                new.unpersist()
+        rows = [_file_counts(r.source_file, None, r.lines, r.quarantined,
+                             accepted.get(r.source_file, 0)) for r in per_file]
+        sinks.write_ingest_files(spark, settings, spark.createDataFrame(rows, INGEST_FILES))
+    finally:
+        parsed.unpersist()
+
+
+def _file_counts(
+    source_file: str, sync_time: datetime | None, lines: int, quarantined: int, accepted: int,
+    source: str = "events",
+) -> Row:
+    return Row(
+        source=source,
+        source_file=source_file,
+        sync_time=sync_time,
+        lines=lines,
+        accepted=accepted,
+        quarantined=quarantined,
+        duplicates=lines - quarantined - accepted,
+    )
+
+
+# --- feeds and subscriber lists -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeedKind:
+    """A snapshot source: where it lands, how records are typed, and its key within a sync."""
+
+    source: str
+    table: TableSpec
+    to_rows: Callable[[DataFrame], DataFrame]
+    key: tuple[str, ...]
+    subscribers: bool = False
+
+
+PRODUCT_FEED = FeedKind(
+    "product_feed", BRONZE_PRODUCT_SNAPSHOTS, feeds.product_snapshot_rows, ("product_id",)
+)
+USER_FEED = FeedKind("user_feed", BRONZE_USER_SNAPSHOTS, feeds.user_snapshot_rows, ("cuid",))
+SUBSCRIBERS = FeedKind(
+    "subscribers", BRONZE_SUBSCRIPTIONS, feeds.subscription_rows, ("channel", "cuid"), True
+)
+
+
+def _list_files(spark: SparkSession, folders: Iterable[str]) -> list[str]:
+    folders = sorted(set(folders))
+    if not folders:
+        return []
+    listed = spark.read.format("binaryFile").load(folders).select("path").collect()
+    return sorted({r.path for r in listed})
+
+
+def _sync_folder(path: str) -> str:
+    return path.rsplit("/", 1)[0]
+
+
+def _records(spark: SparkSession, files: list[feeds.FeedFile]) -> DataFrame | None:
+    """Feed records of readable files, tagged with their sync time and channel."""
+    frames: list[DataFrame] = []
+    by_format: dict[str, list[feeds.FeedFile]] = defaultdict(list)
+    for f in files:
+        by_format[f.format or ""].append(f)
+    text_files = by_format.get("csv", []) + by_format.get("json", [])
+    if text_files:
+        lines = split_lines(
+            spark.read.format("binaryFile").load([f.path for f in text_files])
+        ).persist()
+        if by_format.get("json"):
+            json_paths = [f.path for f in by_format["json"]]
+            frames.append(
+                feeds.records_from_json_lines(lines.where(F.col("source_file").isin(json_paths)))
+            )
+        if by_format.get("csv"):
+            frames += _csv_records(lines, [f.path for f in by_format["csv"]])
+    for f in by_format.get("parquet", []):
+        frames.append(feeds.records_from_table(spark.read.parquet(f.path), f.path))
+    if not frames:
+        return None
+    records = reduce(DataFrame.unionByName, frames)
+    tags = spark.createDataFrame(
+        [(f.path, f.sync_time, f.channel) for f in files],
+        "source_file string, sync_time timestamp, channel string",
+    )
+    return records.join(F.broadcast(tags), "source_file")
+
+
+def _csv_records(lines: DataFrame, paths: list[str]) -> list[DataFrame]:
+    csv_lines = lines.where(F.col("source_file").isin(paths))
+    headers = (
+        csv_lines.groupBy("source_file")
+        .agg(F.min_by("raw", "source_line").alias("header"))
+        .collect()
+    )
+    by_header: dict[str, list[str]] = defaultdict(list)
+    for r in headers:
+        by_header[r.header].append(r.source_file)
+    frames = []
+    for header, group in by_header.items():
+        names = [h.strip().strip('"') for h in header.split(",")]
+        frames.append(
+            feeds.records_from_csv_lines(csv_lines.where(F.col("source_file").isin(group)), names)
+        )
+    return frames
+
+
+def _unreadable_lines(
+    spark: SparkSession, files: list[feeds.FeedFile], kind: FeedKind
+) -> DataFrame | None:
+    """Every line of files that sit in the wrong place or format, as quarantine rows."""
+    if not files:
+        return None
+    problems = spark.createDataFrame(
+        [(f.path, f.problem, f.sync_time) for f in files],
+        "source_file string, problem string, sync_time timestamp",
+    )
+    lines = split_lines(spark.read.format("binaryFile").load([f.path for f in files]))
+    reason = F.when(
+        F.col("problem").startswith("expected a file ending"),
+        F.lit(QuarantineReason.UNSUPPORTED_FORMAT.value),
+    ).otherwise(F.lit(QuarantineReason.BAD_PATH.value))
+    return lines.join(F.broadcast(problems), "source_file").select(
+        F.lit(kind.source).alias("source"),
+        "source_file",
+        "source_line",
+        "sync_time",
+        reason.alias("reason"),
+        F.lit(None).cast("string").alias("field"),
+        F.col("problem").alias("detail"),
+        "raw",
+    )
+
+
+def write_feed_batch(
+    kind: FeedKind, spark: SparkSession, settings: Settings, batch: DataFrame
+) -> None:
+    """Re-read every sync touched by new files and replace it whole: idempotent by sync time."""
+    new_paths = sorted({r.path for r in batch.select("path").collect()})
+    if not new_paths:
+        return
+    classified = [feeds.classify_feed_file(p, kind.subscribers) for p in new_paths]
+    bad = [f for f in classified if f.problem]
+    touched = {_sync_folder(f.path) for f in classified if not f.problem}
+    good = [feeds.classify_feed_file(p, kind.subscribers) for p in _list_files(spark, touched)]
+    good = [f for f in good if not f.problem]
+
+    count_rows: list[Row] = []
+    unreadable = _unreadable_lines(spark, bad, kind)
+    if unreadable is not None:
+        unreadable = unreadable.persist()
+        sinks.write_quarantine(spark, settings, unreadable)
+        for r in unreadable.groupBy("source_file", "sync_time").count().collect():
+            count_rows.append(_file_counts(r.source_file, r.sync_time, r["count"], r["count"], 0,
+                                           kind.source))
+        unreadable.unpersist()
+
+    records = _records(spark, good)
+    if records is not None:
+        rows = kind.to_rows(records).persist()
+        try:
+            sinks.write_quarantine(
+                spark, settings, sinks.quarantine_rows(rows, kind.source, sync_time=True)
+            )
+            columns = kind.table.schema.fieldNames()
+            first = feeds.keep_first_per_key(
+                rows.where(F.col("error").isNull()), ["sync_time", *kind.key], columns
+            ).persist()
+            syncs = sorted({(f.sync_time, f.channel) for f in good if f.sync_time is not None},
+                           key=lambda s: (s[0], s[1] or ""))
+            sinks.replace_syncs(kind.table, settings, first, syncs)
+            accepted = {r.source_file: r["count"]
+                        for r in first.groupBy("source_file").count().collect()}
+            first.unpersist()
+            stats = rows.groupBy("source_file").agg(
+                F.count(F.lit(1)).alias("lines"), F.count("error").alias("quarantined")
+            ).collect()
+            sync_of = {f.path: f.sync_time for f in good}
+            for r in stats:
+                count_rows.append(_file_counts(r.source_file, sync_of[r.source_file], r.lines,
+                                               r.quarantined, accepted.get(r.source_file, 0),
+                                               kind.source))
+        finally:
+            rows.unpersist()
+    if count_rows:
+        sinks.write_ingest_files(spark, settings, spark.createDataFrame(count_rows, INGEST_FILES))
+
+
+# --- wiring -------------------------------------------------------------------------------
+
+SOURCES: dict[str, Source] = {
+    "events": Source("events", EVENTS_DIR, write_events_batch, True),
+    "product_feed": Source(
+        "product_feed",
+        PRODUCT_FEED_DIR,
+        lambda s, st, b: write_feed_batch(PRODUCT_FEED, s, st, b),
+        False,
+    ),
+    "user_feed": Source(
+        "user_feed", USER_FEED_DIR, lambda s, st, b: write_feed_batch(USER_FEED, s, st, b), False
+    ),
+    "subscribers": Source(
+        "subscribers",
+        SUBSCRIBERS_DIR,
+        lambda s, st, b: write_feed_batch(SUBSCRIBERS, s, st, b),
+        False,
+    ),
+}
+
+
+def start_ingest_query(spark: SparkSession, settings: Settings, source: Source) -> StreamingQuery:
+    """Start one source's streaming query with its own checkpoint and the configured trigger."""
+    files = _files_stream(spark, settings, source.folder)
+    files = files.select("path", "content") if source.reads_content else files.select("path")
+
+    def batch(df: DataFrame, batch_id: int) -> None:
+        log.info("ingest %s: batch %d", source.name, batch_id)
+        source.write_batch(spark, settings, df)
+
+    writer = (
+        files.writeStream.queryName(f"ingest_{source.name}")
+        .foreachBatch(batch)
+        .option("checkpointLocation",
+                f"{settings.paths.checkpoints.rstrip('/')}/ingest/{source.name}")
+    )
+    if settings.streaming.trigger == "available_now":
+        writer = writer.trigger(availableNow=True)
+    else:
+        writer = writer.trigger(processingTime=settings.streaming.processing_time)
+    return writer.start()
+
+
+def run_ingest(
+    spark: SparkSession, settings: Settings, sources: Iterable[str] = tuple(SOURCES)
+) -> None:
+    """Run the ingest queries of ``sources``: until the landed files are done (availableNow),
+    or until stopped (processing-time trigger). Feeds go first so a run's events meet the
+    feed state of the same run."""
+    ensure_tables(spark, settings)
+    chosen = [SOURCES[s] for s in sources]
+    if settings.streaming.trigger == "available_now":
+        for source in sorted(chosen, key=lambda s: s.name == "events"):
+            query = start_ingest_query(spark, settings, source)
+            query.awaitTermination()
+            _raise_if_failed(query)
+        return
+    queries = [start_ingest_query(spark, settings, s) for s in chosen]
+    try:
+        spark.streams.awaitAnyTermination()
+    finally:
+        for q in queries:
+            q.stop()
+        for q in queries:
+            _raise_if_failed(q)
+
+
+def _raise_if_failed(query: StreamingQuery) -> None:
+    err = query.exception()
+    if err is not None:
+        raise RuntimeError(f"streaming query {query.name} failed: {err}")

@@ -1,0 +1,33 @@
+"""The versioned DDL in sql/migrations and the StructTypes in reconnect.tables agree."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconnect.tables import ALL_TABLES, ensure_tables, migration_files
+
+pytestmark = pytest.mark.spark
+
+
+def test_ddl_and_structtypes_agree_for_every_table(spark, lake):
+    ensure_tables(spark, lake)
+    for table in ALL_TABLES:
+        stored = spark.table(table.qualified_name(lake)).schema
+        assert stored == table.schema, table.name
+        detail = spark.sql(f"DESCRIBE DETAIL {table.qualified_name(lake)}").first()
+        assert tuple(detail["partitionColumns"]) == table.partition_by, table.name
+        assert detail["location"].rstrip("/").endswith(f"/{table.layer}/{table.name}")
+
+
+def test_applying_the_migrations_twice_is_harmless(spark, lake):
+    ensure_tables(spark, lake)
+    ensure_tables(spark, lake)
+    assert {t.name for t in ALL_TABLES} <= {
+        r.tableName for r in spark.sql(f"SHOW TABLES IN {lake.catalog.bronze}").collect()
+    }
+
+
+def test_migration_files_are_versioned_in_order():
+    names = [p.name for p in migration_files()]
+    assert names == sorted(names)
+    assert names[0].startswith("V001__")
