@@ -97,3 +97,10 @@ def build_spark_session(settings: Settings) -> SparkSession:
         raise
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def warm_up() -> None:
+    """Start and stop a local session once, so Delta's jars are resolved and cached now."""
+    session = build_spark_session(Settings())
+    print(f"Spark {session.version} with Delta ({delta_maven_coordinates()}) is ready")
+    session.stop()

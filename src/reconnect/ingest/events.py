@@ -94,7 +94,13 @@ _ISO_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\
 _INTEGER = r"^-?\d+$"
 _NUMBER = r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$"
 
-JSON_OPTIONS = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT}
+# Strict JSON: Spark would otherwise accept single-quoted strings and NaN.
+JSON_OPTIONS = {
+    "mode": "PERMISSIVE",
+    "columnNameOfCorruptRecord": _CORRUPT,
+    "allowSingleQuotes": "false",
+    "allowNonNumericNumbers": "false",
+}
 
 
 def _blank(c: Column) -> Column:

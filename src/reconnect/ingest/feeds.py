@@ -87,7 +87,7 @@ def _drop_empty(m: Column) -> Column:
 
 def records_from_json_lines(lines: DataFrame) -> DataFrame:
     """JSON Lines feed records: ``source_file, source_line, raw, record, error``."""
-    record = F.from_json("raw", _RECORD)
+    record = F.from_json("raw", _RECORD, {"allowSingleQuotes": "false"})
     return lines.select(
         "source_file",
         "source_line",

@@ -7,6 +7,7 @@ its own checkpoint; ``foreachBatch`` bodies parse, split good from bad, and writ
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -330,8 +331,10 @@ def start_ingest_query(spark: SparkSession, settings: Settings, source: Source) 
     files = files.select("path", "content") if source.reads_content else files.select("path")
 
     def batch(df: DataFrame, batch_id: int) -> None:
-        log.info("ingest %s: batch %d", source.name, batch_id)
+        started = time.monotonic()
         source.write_batch(spark, settings, df)
+        log.info("ingest %s: batch %d in %.1fs", source.name, batch_id,
+                 time.monotonic() - started)
 
     writer = (
         files.writeStream.queryName(f"ingest_{source.name}")

@@ -1,0 +1,243 @@
+"""The ``reconnect`` command line: one subcommand per stage, each with ``--help``.
+
+Exit codes: 0 done; 1 a job failed while running; 2 bad usage, settings or input paths (nothing
+ran); 3 the runtime could not start (Java or Delta's jars missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reconnect.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RUNTIME = 0, 1, 2, 3
+
+log = logging.getLogger("reconnect")
+
+
+class UsageError(Exception):
+    """Bad input on the command line (exit code 2)."""
+
+
+def _progress(label: str) -> Callable[..., None]:
+    """A progress printer for long work: one updating line on a terminal, a line per call else."""
+    started = time.monotonic()
+    tty = sys.stderr.isatty()
+
+    def show(done: int, total: int | None = None) -> None:
+        rate = done / max(time.monotonic() - started, 1e-9)
+        pct = f" {100 * done / total:5.1f}%" if total else ""
+        msg = f"{label}: {done:,}{f' / {total:,}' if total else ''}{pct} ({rate:,.0f}/s)"
+        print(("\r" + msg) if tty else msg, end="" if tty else "\n", file=sys.stderr, flush=True)
+
+    return show
+
+
+def _done_line() -> None:
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(path=args.conf, env=args.env)
+    if getattr(args, "continuous", False):
+        settings = settings.model_copy(
+            update={"streaming": settings.streaming.model_copy(
+                update={"trigger": "processing_time"})}
+        )
+    return settings
+
+
+def _spark(settings: Settings) -> SparkSession:
+    from reconnect.runtime import build_spark_session
+
+    return build_spark_session(settings)
+
+
+# --- subcommands --------------------------------------------------------------------------
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Run the ingest streams: landing folders -> bronze Delta tables."""
+    from reconnect.ingest.streams import SOURCES, run_ingest
+    from reconnect.report import bronze_summary
+
+    settings = _settings(args)
+    sources = args.source or list(SOURCES)
+    spark = _spark(settings)
+    run_ingest(spark, settings, sources)
+    print("\n".join(bronze_summary(spark, settings)))
+    return EXIT_OK
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    """Write a deterministic synthetic shop into a landing folder."""
+    from reconnect.generate import GeneratorConfig, generate_shop
+
+    landing = Path(args.out) if args.out else Path(_settings(args).paths.landing)
+    try:
+        config = GeneratorConfig(
+            seed=args.seed, events=args.events, users=args.users, days=args.days,
+            start=date.fromisoformat(args.start),
+        )
+    except ValueError as e:
+        raise UsageError(str(e)) from e
+    summary = generate_shop(config, landing, _progress("generate: event lines"))
+    _done_line()
+    malformed = sum(summary.malformed.values())
+    print(
+        f"wrote {summary.lines:,} event lines ({summary.valid_events:,} valid, "
+        f"{summary.duplicates:,} duplicates, {malformed:,} malformed) in "
+        f"{summary.event_files} files; {summary.product_syncs} product-feed, "
+        f"{summary.user_syncs} user-feed and {summary.subscriber_syncs} subscriber syncs; "
+        f"{summary.users:,} users, {summary.products:,} products -> {landing}"
+    )
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Convert a public dataset into landing files."""
+    from reconnect.adapters import import_rees46, import_uci_retail
+
+    landing = Path(args.out) if args.out else Path(_settings(args).paths.landing)
+    source = Path(args.path)
+    if args.dataset == "rees46":
+        if not source.is_file():
+            raise UsageError(f"{source}: expected a REES46 CSV file")
+        summary = import_rees46(source, landing, _progress("import rees46: rows"))
+    else:
+        if not source.is_dir():
+            raise UsageError(f"{source}: expected the folder of UCI daily CSV files")
+        summary = import_uci_retail(source, landing, _progress("import uci-retail: rows"))
+    _done_line()
+    print(summary.describe())
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Generate a small shop and run every stage that exists, printing what each table holds."""
+    from reconnect.generate import GeneratorConfig, generate_shop
+    from reconnect.ingest.streams import run_ingest
+    from reconnect.report import bronze_summary
+
+    root = Path(args.root).resolve()
+    if root.exists():
+        shutil.rmtree(root)
+    settings = _settings(args).with_paths(root)
+    print(f"== demo in {root}")
+    print(f"== 1/2 generate: a synthetic shop of {args.events:,} event lines")
+    config = GeneratorConfig(seed=args.seed, events=args.events, days=args.days)
+    summary = generate_shop(config, Path(settings.paths.landing),
+                            _progress("generate: event lines"))
+    _done_line()
+    print(f"   {summary.lines:,} lines, {summary.users:,} users, {summary.products:,} products,"
+          f" {summary.product_syncs} product syncs, {sum(summary.malformed.values()):,}"
+          " malformed lines, "
+          f"{summary.duplicates:,} duplicates")
+    print("== 2/2 ingest: landing -> bronze Delta tables")
+    spark = _spark(settings)
+    started = time.monotonic()
+    run_ingest(spark, settings)
+    print(f"   done in {time.monotonic() - started:.0f}s")
+    print("== summary")
+    print("\n".join(bronze_summary(spark, settings)))
+    return EXIT_OK
+
+
+# --- parser -------------------------------------------------------------------------------
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--conf", help="settings file (default: $RECONNECT_CONF or conf/<env>.yaml)")
+    p.add_argument("--env", help="environment name: conf/<env>.yaml (default: local)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log every micro-batch")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="reconnect",
+        description="Warehouse-native triggered messaging campaigns on Spark and Delta Lake.",
+        epilog="Exit codes: 0 done, 1 job failed, 2 bad usage/settings/input, "
+        "3 runtime could not start.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ingest", help=cmd_ingest.__doc__, description=cmd_ingest.__doc__)
+    _common(p)
+    p.add_argument("--source", action="append",
+                   choices=["events", "product_feed", "user_feed", "subscribers"],
+                   help="only this source (repeatable; default: all)")
+    p.add_argument("--continuous", action="store_true",
+                   help="keep running with the processing-time trigger (default: process "
+                   "what has landed and stop, i.e. availableNow)")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("generate", help=cmd_generate.__doc__, description=cmd_generate.__doc__)
+    _common(p)
+    p.add_argument("--out", help="landing folder (default: paths.landing of the settings)")
+    p.add_argument("--events", type=int, default=100_000, help="event lines (default 100000)")
+    p.add_argument("--users", type=int, default=None, help="users (default: from --events)")
+    p.add_argument("--days", type=int, default=30, help="days of history (default 30)")
+    p.add_argument("--start", default="2026-01-01", help="first day (default 2026-01-01)")
+    p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("import", help=cmd_import.__doc__, description=cmd_import.__doc__)
+    _common(p)
+    p.add_argument("dataset", choices=["rees46", "uci-retail"])
+    p.add_argument("path", help="rees46: the CSV file; uci-retail: the folder of daily CSVs")
+    p.add_argument("--out", help="landing folder (default: paths.landing of the settings)")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("demo", help=cmd_demo.__doc__, description=cmd_demo.__doc__)
+    _common(p)
+    p.add_argument("--root", default="var/demo", help="demo folder, recreated (default var/demo)")
+    p.add_argument("--events", type=int, default=50_000, help="event lines (default 50000)")
+    p.add_argument("--days", type=int, default=14, help="days of history (default 14)")
+    p.add_argument("--seed", type=int, default=42)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``reconnect`` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    from reconnect.runtime import RuntimeSetupError
+
+    try:
+        code: int = args.func(args)
+        return code
+    except (SettingsError, UsageError) as e:
+        print(f"reconnect {args.command}: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except RuntimeSetupError as e:
+        print(f"reconnect {args.command}: {e}", file=sys.stderr)
+        return EXIT_RUNTIME
+    except KeyboardInterrupt:
+        print(f"reconnect {args.command}: interrupted", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as e:
+        log.exception("job failed")
+        print(f"reconnect {args.command}: failed: {e}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Plain-text summaries of what the lakehouse tables hold (for the CLI and the demo)."""
+
+from __future__ import annotations
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from reconnect.settings import Settings
+from reconnect.tables import (
+    BRONZE_EVENTS,
+    BRONZE_INGEST_FILES,
+    BRONZE_PRODUCT_SNAPSHOTS,
+    BRONZE_QUARANTINE,
+    BRONZE_SUBSCRIPTIONS,
+    BRONZE_USER_SNAPSHOTS,
+    TableSpec,
+)
+
+
+def _read(spark: SparkSession, table: TableSpec, settings: Settings):  # type: ignore[no-untyped-def]
+    return spark.read.format("delta").load(table.location(settings))
+
+
+def _breakdown(spark: SparkSession, table: TableSpec, settings: Settings, column: str) -> str:
+    counts = _read(spark, table, settings).groupBy(column).count().orderBy(F.desc("count"))
+    return ", ".join(f"{r[column]} {r['count']:,}" for r in counts.collect()) or "-"
+
+
+def bronze_summary(spark: SparkSession, settings: Settings) -> list[str]:
+    """Lines describing each bronze table and the ingest reconciliation."""
+    events = _read(spark, BRONZE_EVENTS, settings)
+    ev = events.agg(
+        F.count(F.lit(1)).alias("n"),
+        F.countDistinct("user_id").alias("users"),
+        F.min("event_time").alias("lo"),
+        F.max("event_time").alias("hi"),
+    ).first()
+    assert ev is not None
+    log = _read(spark, BRONZE_INGEST_FILES, settings).groupBy("source").agg(
+        *[F.sum(c).alias(c) for c in ("lines", "accepted", "quarantined", "duplicates")],
+        F.count(F.lit(1)).alias("files"),
+    )
+    lines = [
+        f"bronze.events             {ev['n']:>12,} events, {ev['users']:,} users, "
+        f"{ev['lo']} .. {ev['hi']} UTC",
+        f"  by type: {_breakdown(spark, BRONZE_EVENTS, settings, 'event_type')}",
+    ]
+    for table, key in (
+        (BRONZE_PRODUCT_SNAPSHOTS, "product_id"),
+        (BRONZE_USER_SNAPSHOTS, "cuid"),
+        (BRONZE_SUBSCRIPTIONS, "cuid"),
+    ):
+        agg = _read(spark, table, settings).agg(
+            F.count(F.lit(1)).alias("n"),
+            F.countDistinct("sync_time").alias("syncs"),
+            F.countDistinct(key).alias("keys"),
+        ).first()
+        assert agg is not None
+        lines.append(
+            f"bronze.{table.name:<18} {agg['n']:>12,} rows, {agg['syncs']:,} syncs, "
+            f"{agg['keys']:,} distinct {key}"
+        )
+    q = _read(spark, BRONZE_QUARANTINE, settings).count()
+    lines.append(f"bronze.quarantine         {q:>12,} rejected lines")
+    lines.append(f"  by reason: {_breakdown(spark, BRONZE_QUARANTINE, settings, 'reason')}")
+    lines.append("reconciliation (lines in = accepted + quarantined + duplicates):")
+    for r in log.orderBy("source").collect():
+        ok = r["lines"] == r["accepted"] + r["quarantined"] + r["duplicates"]
+        lines.append(
+            f"  {r['source']:<13} {r['files']:>5,} files  {r['lines']:>12,} = "
+            f"{r['accepted']:,} + {r['quarantined']:,} + {r['duplicates']:,}  "
+            f"{'ok' if ok else 'MISMATCH'}"
+        )
+    return lines

@@ -1,0 +1,57 @@
+"""The `reconnect` command line: exit codes that mean something, and a demo that summarises."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconnect.cli import EXIT_OK, EXIT_USAGE, main
+
+
+def test_bad_settings_stop_before_any_job_with_the_file_and_field_named(tmp_path, capsys):
+    conf = tmp_path / "bad.yaml"
+    conf.write_text("spark:\n  shuffle_partitions: 0\nstreaming:\n  trigger: sometimes\n")
+    assert main(["ingest", "--conf", str(conf)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert str(conf) in err
+    assert "spark.shuffle_partitions" in err and "streaming.trigger" in err
+
+
+def test_unknown_settings_key_is_refused(tmp_path, capsys):
+    conf = tmp_path / "typo.yaml"
+    conf.write_text("paths:\n  landnig: /tmp/x\n")
+    assert main(["ingest", "--conf", str(conf)]) == EXIT_USAGE
+    assert "paths.landnig" in capsys.readouterr().err
+
+
+def test_import_of_a_missing_file_is_a_usage_error(tmp_path, capsys):
+    assert main(["import", "rees46", str(tmp_path / "nope.csv"), "--out", str(tmp_path)]) == 2
+    assert "nope.csv" in capsys.readouterr().err
+
+
+def test_generate_rejects_a_bad_config_naming_the_field(tmp_path, capsys):
+    assert main(["generate", "--out", str(tmp_path), "--events", "0"]) == EXIT_USAGE
+    assert "events" in capsys.readouterr().err
+
+
+def test_every_subcommand_has_help(capsys):
+    for command in ("ingest", "generate", "import", "demo"):
+        with pytest.raises(SystemExit) as exit_info:
+            main([command, "--help"])
+        assert exit_info.value.code == 0
+        assert "usage: reconnect" in capsys.readouterr().out
+
+
+@pytest.mark.spark
+def test_demo_generates_ingests_and_prints_what_each_table_holds(spark, tmp_path, capsys):
+    root = tmp_path / "demo"
+    assert main(["demo", "--root", str(root), "--events", "4000", "--days", "3"]) == EXIT_OK
+    out = capsys.readouterr().out
+    for table in ("bronze.events", "bronze.product_snapshots", "bronze.user_snapshots",
+                  "bronze.subscriptions", "bronze.quarantine"):
+        assert table in out
+    recon = [line for line in out.splitlines() if line.strip().startswith("events ")]
+    assert recon and recon[0].rstrip().endswith("ok"), out
+    assert "MISMATCH" not in out
+    assert (Path(root) / "lakehouse" / "bronze" / "events" / "_delta_log").is_dir()
