@@ -31,7 +31,12 @@ def spark_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     root = tmp_path_factory.mktemp("reconnect")
     return Settings(
         env="test",
-        spark=SparkSettings(master="local[2]", shuffle_partitions=2, driver_memory="3g"),
+        spark=SparkSettings(
+            master="local[2]",
+            shuffle_partitions=2,
+            driver_memory="3g",
+            conf={"spark.ui.showConsoleProgress": "false"},
+        ),
     ).with_paths(root)
 
 
@@ -55,8 +60,11 @@ def lake(tmp_path: Path, spark_settings: Settings) -> Settings:
     return spark_settings.with_paths(tmp_path).model_copy(
         update={
             "catalog": spark_settings.catalog.model_copy(
-                update={"bronze": f"bronze_{suffix}", "silver": f"silver_{suffix}",
-                        "gold": f"gold_{suffix}"}
+                update={
+                    "bronze": f"bronze_{suffix}",
+                    "silver": f"silver_{suffix}",
+                    "gold": f"gold_{suffix}",
+                }
             )
         }
     )

@@ -53,8 +53,9 @@ def _settings(args: argparse.Namespace) -> Settings:
     settings = load_settings(path=args.conf, env=args.env)
     if getattr(args, "continuous", False):
         settings = settings.model_copy(
-            update={"streaming": settings.streaming.model_copy(
-                update={"trigger": "processing_time"})}
+            update={
+                "streaming": settings.streaming.model_copy(update={"trigger": "processing_time"})
+            }
         )
     return settings
 
@@ -88,7 +89,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     landing = Path(args.out) if args.out else Path(_settings(args).paths.landing)
     try:
         config = GeneratorConfig(
-            seed=args.seed, events=args.events, users=args.users, days=args.days,
+            seed=args.seed,
+            events=args.events,
+            users=args.users,
+            days=args.days,
             start=date.fromisoformat(args.start),
         )
     except ValueError as e:
@@ -138,13 +142,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"== demo in {root}")
     print(f"== 1/2 generate: a synthetic shop of {args.events:,} event lines")
     config = GeneratorConfig(seed=args.seed, events=args.events, days=args.days)
-    summary = generate_shop(config, Path(settings.paths.landing),
-                            _progress("generate: event lines"))
+    summary = generate_shop(
+        config, Path(settings.paths.landing), _progress("generate: event lines")
+    )
     _done_line()
-    print(f"   {summary.lines:,} lines, {summary.users:,} users, {summary.products:,} products,"
-          f" {summary.product_syncs} product syncs, {sum(summary.malformed.values()):,}"
-          " malformed lines, "
-          f"{summary.duplicates:,} duplicates")
+    print(
+        f"   {summary.lines:,} lines, {summary.users:,} users, {summary.products:,} products,"
+        f" {summary.product_syncs} product syncs, {sum(summary.malformed.values()):,}"
+        " malformed lines, "
+        f"{summary.duplicates:,} duplicates"
+    )
     print("== 2/2 ingest: landing -> bronze Delta tables")
     spark = _spark(settings)
     started = time.monotonic()
@@ -176,12 +183,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", help=cmd_ingest.__doc__, description=cmd_ingest.__doc__)
     _common(p)
-    p.add_argument("--source", action="append",
-                   choices=["events", "product_feed", "user_feed", "subscribers"],
-                   help="only this source (repeatable; default: all)")
-    p.add_argument("--continuous", action="store_true",
-                   help="keep running with the processing-time trigger (default: process "
-                   "what has landed and stop, i.e. availableNow)")
+    p.add_argument(
+        "--source",
+        action="append",
+        choices=["events", "product_feed", "user_feed", "subscribers"],
+        help="only this source (repeatable; default: all)",
+    )
+    p.add_argument(
+        "--continuous",
+        action="store_true",
+        help="keep running with the processing-time trigger (default: process "
+        "what has landed and stop, i.e. availableNow)",
+    )
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("generate", help=cmd_generate.__doc__, description=cmd_generate.__doc__)

@@ -36,9 +36,13 @@ def bronze_summary(spark: SparkSession, settings: Settings) -> list[str]:
         F.max("event_time").alias("hi"),
     ).first()
     assert ev is not None
-    log = _read(spark, BRONZE_INGEST_FILES, settings).groupBy("source").agg(
-        *[F.sum(c).alias(c) for c in ("lines", "accepted", "quarantined", "duplicates")],
-        F.count(F.lit(1)).alias("files"),
+    log = (
+        _read(spark, BRONZE_INGEST_FILES, settings)
+        .groupBy("source")
+        .agg(
+            *[F.sum(c).alias(c) for c in ("lines", "accepted", "quarantined", "duplicates")],
+            F.count(F.lit(1)).alias("files"),
+        )
     )
     lines = [
         f"bronze.events             {ev['n']:>12,} events, {ev['users']:,} users, "
@@ -50,11 +54,15 @@ def bronze_summary(spark: SparkSession, settings: Settings) -> list[str]:
         (BRONZE_USER_SNAPSHOTS, "cuid"),
         (BRONZE_SUBSCRIPTIONS, "cuid"),
     ):
-        agg = _read(spark, table, settings).agg(
-            F.count(F.lit(1)).alias("n"),
-            F.countDistinct("sync_time").alias("syncs"),
-            F.countDistinct(key).alias("keys"),
-        ).first()
+        agg = (
+            _read(spark, table, settings)
+            .agg(
+                F.count(F.lit(1)).alias("n"),
+                F.countDistinct("sync_time").alias("syncs"),
+                F.countDistinct(key).alias("keys"),
+            )
+            .first()
+        )
         assert agg is not None
         lines.append(
             f"bronze.{table.name:<18} {agg['n']:>12,} rows, {agg['syncs']:,} syncs, "

@@ -80,9 +80,15 @@ def build_spark_session(settings: Settings) -> SparkSession:
     for key, value in conf.items():
         builder = builder.config(key, value)
 
+    cached_jars: list[str] = []
     if s.delta_jars == "maven":
         _check_java()
-        builder = builder.config("spark.jars.packages", delta_maven_coordinates())
+        cached_jars = _cached_jar_list()
+        if cached_jars:
+            # Resolved before: skip Ivy (quiet, offline, a second faster).
+            builder = builder.config("spark.jars", ",".join(cached_jars))
+        else:
+            builder = builder.config("spark.jars.packages", delta_maven_coordinates())
 
     try:
         session = builder.getOrCreate()
@@ -96,7 +102,35 @@ def build_spark_session(settings: Settings) -> SparkSession:
             ) from e
         raise
     session.sparkContext.setLogLevel("ERROR")
+    if s.delta_jars == "maven" and not cached_jars:
+        _remember_jar_list(session.sparkContext.getConf().get("spark.jars", ""))
     return session
+
+
+def _jar_list_file() -> str:
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(cache, "reconnect", f"jars-{delta_maven_coordinates()}.txt")
+
+
+def _cached_jar_list() -> list[str]:
+    """Jars Ivy resolved for this Delta version on an earlier start, if all are still there."""
+    try:
+        with open(_jar_list_file()) as f:
+            jars = [line.strip() for line in f if line.strip()]
+    except OSError:
+        return []
+    local = [j.removeprefix("file://").removeprefix("file:") for j in jars]
+    return jars if jars and all(os.path.isfile(p) for p in local) else []
+
+
+def _remember_jar_list(jars: str) -> None:
+    paths = [j for j in jars.split(",") if j]
+    if not paths:
+        return
+    target = _jar_list_file()
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    with open(target, "w") as f:
+        f.write("\n".join(paths) + "\n")
 
 
 def warm_up() -> None:

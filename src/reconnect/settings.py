@@ -47,7 +47,7 @@ class SparkSettings(_Strict):
 
 
 class PathSettings(_Strict):
-    """Where data lives. Local folders by default; any Hadoop URI (s3a://, abfss://) on a cluster."""
+    """Where data lives: local folders by default, any Hadoop URI (s3a://...) on a cluster."""
 
     landing: str = "var/landing"
     lakehouse: str = "var/lakehouse"
@@ -161,6 +161,4 @@ def load_settings(
         settings = Settings.model_validate(raw)
     except ValidationError as e:
         raise SettingsError(_format_error(str(path), e)) from e
-    return settings.model_copy(
-        update={"paths": settings.paths.resolved(base or Path.cwd())}
-    )
+    return settings.model_copy(update={"paths": settings.paths.resolved(base or Path.cwd())})

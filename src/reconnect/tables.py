@@ -158,7 +158,7 @@ class TableSpec:
         return f"{settings.paths.lakehouse.rstrip('/')}/{self.layer}/{self.name}"
 
 
-BRONZE_EVENTS = TableSpec("bronze", "events", EVENTS, ("event_date",))
+BRONZE_EVENTS = TableSpec("bronze", "events", EVENTS)
 BRONZE_PRODUCT_SNAPSHOTS = TableSpec("bronze", "product_snapshots", PRODUCT_SNAPSHOTS)
 BRONZE_USER_SNAPSHOTS = TableSpec("bronze", "user_snapshots", USER_SNAPSHOTS)
 BRONZE_SUBSCRIPTIONS = TableSpec("bronze", "subscriptions", SUBSCRIPTIONS)
@@ -187,8 +187,11 @@ def migration_files(directory: Path = MIGRATIONS_DIR) -> list[Path]:
 
 
 def render_migration(path: Path, settings: Settings) -> list[str]:
-    """The statements of one DDL file with ``${bronze}``-style schema names and
-    ``${location:<layer>/<table>}`` locations filled in from settings."""
+    """The statements of one DDL file, placeholders filled in from settings.
+
+    ``${bronze}`` (and silver, gold) become schema names, ``${location:<layer>/<table>}`` the
+    table's folder.
+    """
     text = path.read_text()
     text = re.sub(
         r"\$\{location:([a-z_]+)/([a-z_]+)\}",
@@ -204,8 +207,21 @@ def render_migration(path: Path, settings: Settings) -> list[str]:
     return [stmt.strip() for stmt in text.split(";") if stmt.strip()]
 
 
-def ensure_tables(spark: SparkSession, settings: Settings) -> None:
-    """Apply every migration (idempotent statements) so all tables exist and are registered."""
+_ENSURED: set[tuple[str, str, str]] = set()
+
+
+def ensure_tables(spark: SparkSession, settings: Settings, force: bool = False) -> None:
+    """Apply every migration (idempotent statements) so all tables exist and are registered.
+
+    Done once per session and settings (a few seconds of catalog work), unless ``force``.
+    """
+    key = (
+        spark.sparkContext.applicationId,
+        settings.paths.lakehouse,
+        settings.catalog.model_dump_json(),
+    )
+    if key in _ENSURED and not force:
+        return
     for path in migration_files():
         for stmt in render_migration(path, settings):
             spark.sql(stmt)
@@ -213,6 +229,7 @@ def ensure_tables(spark: SparkSession, settings: Settings) -> None:
         # CREATE TABLE IF NOT EXISTS keeps an existing registration: make sure the name
         # points where these settings write, or two environments would silently mix.
         registered = spark.sql(f"DESCRIBE DETAIL {table.qualified_name(settings)}").first()
+        assert registered is not None
         where = str(registered["location"]).removeprefix("file:").rstrip("/")
         expected = table.location(settings).removeprefix("file:").rstrip("/")
         if where != expected:
@@ -220,3 +237,4 @@ def ensure_tables(spark: SparkSession, settings: Settings) -> None:
                 f"table {table.qualified_name(settings)} is registered at {where}, but the "
                 f"settings put it at {expected}: use other catalog names (catalog.*) or paths"
             )
+    _ENSURED.add(key)

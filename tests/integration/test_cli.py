@@ -48,8 +48,13 @@ def test_demo_generates_ingests_and_prints_what_each_table_holds(spark, tmp_path
     root = tmp_path / "demo"
     assert main(["demo", "--root", str(root), "--events", "4000", "--days", "3"]) == EXIT_OK
     out = capsys.readouterr().out
-    for table in ("bronze.events", "bronze.product_snapshots", "bronze.user_snapshots",
-                  "bronze.subscriptions", "bronze.quarantine"):
+    for table in (
+        "bronze.events",
+        "bronze.product_snapshots",
+        "bronze.user_snapshots",
+        "bronze.subscriptions",
+        "bronze.quarantine",
+    ):
         assert table in out
     recon = [line for line in out.splitlines() if line.strip().startswith("events ")]
     assert recon and recon[0].rstrip().endswith("ok"), out

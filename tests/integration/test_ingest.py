@@ -7,6 +7,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from tests.helpers.lake import rows
+from tests.helpers.landing import event, write_csv, write_lines
 
 from reconnect.ingest.streams import run_ingest, write_events_batch
 from reconnect.settings import Settings, StreamingSettings
@@ -19,8 +21,6 @@ from reconnect.tables import (
     BRONZE_USER_SNAPSHOTS,
     ensure_tables,
 )
-from tests.helpers.lake import rows
-from tests.helpers.landing import event, write_csv, write_lines
 
 pytestmark = pytest.mark.spark
 
@@ -33,20 +33,35 @@ def landing(lake: Settings) -> Path:
 
 
 def quarantine_by_line(spark, lake: Settings) -> dict[int, tuple[str, str | None]]:
-    return {r["source_line"]: (r["reason"], r["field"])
-            for r in rows(spark, BRONZE_QUARANTINE, lake)}
+    return {
+        r["source_line"]: (r["reason"], r["field"]) for r in rows(spark, BRONZE_QUARANTINE, lake)
+    }
 
 
 def test_good_lines_become_typed_utc_events(spark, lake):
-    write_lines(landing(lake) / "events" / "a.jsonl", [
-        event("add_to_cart", "2026-01-05T11:00:00+01:00", event_id="e1", product_id="P1",
-              cuid="c1", price=19.99),
-        event("sync_cart", event_id="e2", cart=[{"product_id": "P1", "quantity": 2}]),
-        event("purchase", event_id="e3", order_id="o1", revenue=39.98,
-              items=[{"product_id": "P1", "quantity": 2, "price": 19.99}],
-              properties={"coupon": "X", "n": 3}),
-        event("custom", event_id="e4", event_name="store_visit", properties={"store": "B1"}),
-    ])
+    write_lines(
+        landing(lake) / "events" / "a.jsonl",
+        [
+            event(
+                "add_to_cart",
+                "2026-01-05T11:00:00+01:00",
+                event_id="e1",
+                product_id="P1",
+                cuid="c1",
+                price=19.99,
+            ),
+            event("sync_cart", event_id="e2", cart=[{"product_id": "P1", "quantity": 2}]),
+            event(
+                "purchase",
+                event_id="e3",
+                order_id="o1",
+                revenue=39.98,
+                items=[{"product_id": "P1", "quantity": 2, "price": 19.99}],
+                properties={"coupon": "X", "n": 3},
+            ),
+            event("custom", event_id="e4", event_name="store_visit", properties={"store": "B1"}),
+        ],
+    )
     run_ingest(spark, lake)
     got = {r["event_id"]: r for r in rows(spark, BRONZE_EVENTS, lake)}
     assert set(got) == {"e1", "e2", "e3", "e4"}
@@ -65,30 +80,44 @@ def test_good_lines_become_typed_utc_events(spark, lake):
 BAD_LINES: list[tuple[str, str, str | None]] = [
     ("this is not json", "NOT_JSON", None),
     ('[{"event_id": "x"}]', "NOT_JSON", None),
-    ('{"event_id": "b1", "event_time": "2026-01-05T10:00:00Z", "user_id": "u1"',
-     "NOT_JSON", None),
-    (json.dumps({"event_time": "2026-01-05T10:00:00Z", "user_id": "u1",
-                 "event_type": "page_view"}), "MISSING_FIELD", "event_id"),
+    ('{"event_id": "b1", "event_time": "2026-01-05T10:00:00Z", "user_id": "u1"', "NOT_JSON", None),
+    (
+        json.dumps(
+            {"event_time": "2026-01-05T10:00:00Z", "user_id": "u1", "event_type": "page_view"}
+        ),
+        "MISSING_FIELD",
+        "event_id",
+    ),
     (json.dumps(event(user_id="")), "MISSING_FIELD", "user_id"),
-    (json.dumps({"event_id": "b2", "user_id": "u1", "event_type": "page_view"}),
-     "MISSING_FIELD", "event_time"),
-    (json.dumps({"event_id": "b3", "event_time": "2026-01-05T10:00:00Z", "user_id": "u1"}),
-     "MISSING_FIELD", "event_type"),
+    (
+        json.dumps({"event_id": "b2", "user_id": "u1", "event_type": "page_view"}),
+        "MISSING_FIELD",
+        "event_time",
+    ),
+    (
+        json.dumps({"event_id": "b3", "event_time": "2026-01-05T10:00:00Z", "user_id": "u1"}),
+        "MISSING_FIELD",
+        "event_type",
+    ),
     (json.dumps(event(event_time="2026-01-05 10:00:00")), "BAD_TIMESTAMP", "event_time"),
     (json.dumps(event(event_time="2026-01-05T10:00:00")), "BAD_TIMESTAMP", "event_time"),
     (json.dumps(event(event_time="2026-13-45T25:00:00Z")), "BAD_TIMESTAMP", "event_time"),
     (json.dumps(event("teleport")), "UNKNOWN_EVENT_TYPE", "event_type"),
-    (json.dumps(event("add_to_cart", product_id="P1", quantity="two")), "WRONG_TYPE",
-     "quantity"),
+    (json.dumps(event("add_to_cart", product_id="P1", quantity="two")), "WRONG_TYPE", "quantity"),
     (json.dumps(event("product_view", product_id="P1", price="abc")), "WRONG_TYPE", "price"),
     (json.dumps(event("sync_cart", cart="P1")), "WRONG_TYPE", "cart"),
-    (json.dumps(event("sync_cart", cart=[{"product_id": "P1", "quantity": "x"}])),
-     "WRONG_TYPE", "cart"),
+    (
+        json.dumps(event("sync_cart", cart=[{"product_id": "P1", "quantity": "x"}])),
+        "WRONG_TYPE",
+        "cart",
+    ),
     (json.dumps(event(properties=["a"])), "WRONG_TYPE", "properties"),
-    (json.dumps(event("add_to_cart", product_id="P1", quantity=-1)), "INVALID_VALUE",
-     "quantity"),
-    (json.dumps(event("sync_cart", cart=[{"product_id": "P1", "quantity": -2}])),
-     "INVALID_VALUE", "cart"),
+    (json.dumps(event("add_to_cart", product_id="P1", quantity=-1)), "INVALID_VALUE", "quantity"),
+    (
+        json.dumps(event("sync_cart", cart=[{"product_id": "P1", "quantity": -2}])),
+        "INVALID_VALUE",
+        "cart",
+    ),
     (json.dumps(event("opt_in", channel="pigeon", address="x")), "INVALID_VALUE", "channel"),
     (json.dumps(event("custom")), "MISSING_FIELD", "event_name"),
     (json.dumps(event("add_to_cart")), "MISSING_FIELD", "product_id"),
@@ -100,8 +129,10 @@ BAD_LINES: list[tuple[str, str, str | None]] = [
 
 def test_each_kind_of_bad_line_is_quarantined_with_reason_field_line_and_raw_text(spark, lake):
     good = event("page_view", event_id="g1")
-    write_lines(landing(lake) / "events" / "bad.jsonl",
-                [good, *[line for line, _, _ in BAD_LINES], event(event_id="g2")])
+    write_lines(
+        landing(lake) / "events" / "bad.jsonl",
+        [good, *[line for line, _, _ in BAD_LINES], event(event_id="g2")],
+    )
     run_ingest(spark, lake, sources=["events"])
 
     quarantined = rows(spark, BRONZE_QUARANTINE, lake)
@@ -117,27 +148,26 @@ def test_each_kind_of_bad_line_is_quarantined_with_reason_field_line_and_raw_tex
     assert by_line[2 + 11]["detail"] == "quantity: expected an integer, got 'two'"
 
 
-def test_duplicate_event_ids_are_kept_once_within_a_file_across_files_and_across_runs(
-    spark, lake
-):
+def test_duplicate_event_ids_are_kept_once_within_a_file_across_files_and_across_runs(spark, lake):
     events_dir = landing(lake) / "events"
     first = event("add_to_cart", event_id="d1", product_id="P1")
     write_lines(events_dir / "1.jsonl", [first, first, event(event_id="d2")], mtime=1_000)
     write_lines(events_dir / "2.jsonl", [first, event(event_id="d3")], mtime=2_000)
     run_ingest(spark, lake)
-    write_lines(events_dir / "3.jsonl", [first, event(event_id="d2"), event(event_id="d4")],
-                mtime=3_000)
+    write_lines(
+        events_dir / "3.jsonl", [first, event(event_id="d2"), event(event_id="d4")], mtime=3_000
+    )
     run_ingest(spark, lake)
 
     stored = rows(spark, BRONZE_EVENTS, lake)
     assert sorted(r["event_id"] for r in stored) == ["d1", "d2", "d3", "d4"]
     kept = next(r for r in stored if r["event_id"] == "d1")
     assert (Path(kept["source_file"]).name, kept["source_line"]) == ("1.jsonl", 1)
-    per_file = {Path(r["source_file"]).name: (r["lines"], r["accepted"], r["quarantined"],
-                                              r["duplicates"])
-                for r in rows(spark, BRONZE_INGEST_FILES, lake)}
-    assert per_file == {"1.jsonl": (3, 2, 0, 1), "2.jsonl": (2, 1, 0, 1),
-                        "3.jsonl": (3, 1, 0, 2)}
+    per_file = {
+        Path(r["source_file"]).name: (r["lines"], r["accepted"], r["quarantined"], r["duplicates"])
+        for r in rows(spark, BRONZE_INGEST_FILES, lake)
+    }
+    assert per_file == {"1.jsonl": (3, 2, 0, 1), "2.jsonl": (2, 1, 0, 1), "3.jsonl": (3, 1, 0, 2)}
 
 
 def test_counts_reconcile_lines_in_equal_accepted_plus_quarantined_plus_duplicates(spark, lake):
@@ -147,8 +177,9 @@ def test_counts_reconcile_lines_in_equal_accepted_plus_quarantined_plus_duplicat
     write_lines(events_dir / "b.jsonl", [a[0], event(event_id="r99"), "{"])
     run_ingest(spark, lake, sources=["events"])
 
-    lines_in = sum(1 for f in events_dir.iterdir() for line in f.read_text().splitlines()
-                   if line.strip())
+    lines_in = sum(
+        1 for f in events_dir.iterdir() for line in f.read_text().splitlines() if line.strip()
+    )
     accepted = len(rows(spark, BRONZE_EVENTS, lake))
     quarantined = len(rows(spark, BRONZE_QUARANTINE, lake))
     log = rows(spark, BRONZE_INGEST_FILES, lake)
@@ -170,11 +201,9 @@ def test_a_replayed_batch_after_a_crash_changes_nothing(spark, lake):
     write_events_batch(spark, lake, read(str(events_dir / "old.jsonl")))
     batch = read(str(events_dir / "a.jsonl"))
     write_events_batch(spark, lake, batch)
-    before = [rows(spark, t, lake) for t in (BRONZE_EVENTS, BRONZE_QUARANTINE,
-                                              BRONZE_INGEST_FILES)]
+    before = [rows(spark, t, lake) for t in (BRONZE_EVENTS, BRONZE_QUARANTINE, BRONZE_INGEST_FILES)]
     write_events_batch(spark, lake, batch)  # the replay
-    after = [rows(spark, t, lake) for t in (BRONZE_EVENTS, BRONZE_QUARANTINE,
-                                             BRONZE_INGEST_FILES)]
+    after = [rows(spark, t, lake) for t in (BRONZE_EVENTS, BRONZE_QUARANTINE, BRONZE_INGEST_FILES)]
     assert after == before
     a_counts = next(r for r in after[2] if r["source_file"].endswith("a.jsonl"))
     assert (a_counts["accepted"], a_counts["duplicates"], a_counts["quarantined"]) == (1, 1, 1)
@@ -193,14 +222,27 @@ def test_a_file_that_is_not_text_is_quarantined_and_the_stream_goes_on(spark, la
 
 def _feed_landing(root: Path) -> None:
     pf = root / "product_feed"
-    write_csv(pf / SYNC1 / "p.csv", "product_id,price,name,stock,color",
-              ["P1,20.00,Mug,0,red", "P2,abc,Pen,1,", "P3,5", "P1,21.00,Mug again,1,blue",
-               '"P4","7.50","Cup, large",3,""', "P5,-1,Neg,1,x", "P6,3,Six,many,x"])
-    write_lines(root / "user_feed" / SYNC1 / "u.jsonl", [
-        {"cuid": "c1", "loyalty_tier": "Bronze", "email": "a@x.org"},
-        {"cuid": "c2", "loyalty_tier": ""},
-        {"loyalty_tier": "Gold"},
-    ])
+    write_csv(
+        pf / SYNC1 / "p.csv",
+        "product_id,price,name,stock,color",
+        [
+            "P1,20.00,Mug,0,red",
+            "P2,abc,Pen,1,",
+            "P3,5",
+            "P1,21.00,Mug again,1,blue",
+            '"P4","7.50","Cup, large",3,""',
+            "P5,-1,Neg,1,x",
+            "P6,3,Six,many,x",
+        ],
+    )
+    write_lines(
+        root / "user_feed" / SYNC1 / "u.jsonl",
+        [
+            {"cuid": "c1", "loyalty_tier": "Bronze", "email": "a@x.org"},
+            {"cuid": "c2", "loyalty_tier": ""},
+            {"loyalty_tier": "Gold"},
+        ],
+    )
     subs = root / "subscribers"
     write_csv(subs / "channel=email" / SYNC1 / "s.csv", "cuid,address", ["c1,a@x.org"])
     write_csv(subs / "channel=sms" / SYNC1 / "s.csv", "cuid,address", ["c1,+4915112345678"])
@@ -217,18 +259,25 @@ def test_feed_snapshots_are_typed_checked_and_keyed_by_sync(spark, lake):
     assert set(products) == {"P1", "P4"}
     assert products["P1"]["name"] == "Mug"  # the first copy in the sync wins
     assert products["P1"]["stock"] == 0
-    assert products["P1"]["attributes"] == {"price": "20.00", "name": "Mug", "stock": "0",
-                                            "color": "red"}
+    assert products["P1"]["attributes"] == {
+        "price": "20.00",
+        "name": "Mug",
+        "stock": "0",
+        "color": "red",
+    }
     assert products["P4"]["name"] == "Cup, large" and "color" not in products["P4"]["attributes"]
     users = {r["cuid"]: r for r in rows(spark, BRONZE_USER_SNAPSHOTS, lake)}
     assert users["c1"]["loyalty_tier"] == "Bronze" and users["c1"]["email"] == "a@x.org"
     assert users["c2"]["attributes"] == {}  # an empty value is an absent attribute
-    subs = {(r["channel"], r["cuid"]): r["address"]
-            for r in rows(spark, BRONZE_SUBSCRIPTIONS, lake)}
+    subs = {
+        (r["channel"], r["cuid"]): r["address"] for r in rows(spark, BRONZE_SUBSCRIPTIONS, lake)
+    }
     assert subs == {("email", "c1"): "a@x.org", ("sms", "c1"): "+4915112345678"}
 
-    q = {(Path(r["source_file"]).name, r["source_line"], r["source"]): (r["reason"], r["field"])
-         for r in rows(spark, BRONZE_QUARANTINE, lake)}
+    q = {
+        (Path(r["source_file"]).name, r["source_line"], r["source"]): (r["reason"], r["field"])
+        for r in rows(spark, BRONZE_QUARANTINE, lake)
+    }
     assert q == {
         ("p.csv", 3, "product_feed"): ("WRONG_TYPE", "price"),
         ("p.csv", 4, "product_feed"): ("MALFORMED_CSV", None),
@@ -241,8 +290,10 @@ def test_feed_snapshots_are_typed_checked_and_keyed_by_sync(spark, lake):
         ("no_sync_folder.csv", 2, "product_feed"): ("BAD_PATH", None),
         ("notes.txt", 1, "product_feed"): ("UNSUPPORTED_FORMAT", None),
     }
-    log = {(Path(r["source_file"]).name, r["source"]): r
-           for r in rows(spark, BRONZE_INGEST_FILES, lake)}
+    log = {
+        (Path(r["source_file"]).name, r["source"]): r
+        for r in rows(spark, BRONZE_INGEST_FILES, lake)
+    }
     p = log[("p.csv", "product_feed")]
     # 7 data lines (the header is not a record): P1 and P4 kept, a second P1, four bad lines.
     assert (p["lines"], p["accepted"], p["quarantined"], p["duplicates"]) == (7, 2, 4, 1)
@@ -261,9 +312,10 @@ def test_feed_syncs_are_ingested_idempotently_by_sync_time(spark, lake):
     write_csv(pf / SYNC1 / "part-2.csv", "product_id,price", ["P3,30"], mtime=2_000)
     write_csv(pf / SYNC2 / "part-1.csv", "product_id,price", ["P1,9"], mtime=3_000)
     run_ingest(spark, lake, sources=["product_feed"])
-    got = [(str(r["sync_time"]), r["product_id"], r["price"])
-           for r in rows(spark, BRONZE_PRODUCT_SNAPSHOTS, lake,
-                         order_by=["sync_time", "product_id"])]
+    got = [
+        (str(r["sync_time"]), r["product_id"], r["price"])
+        for r in rows(spark, BRONZE_PRODUCT_SNAPSHOTS, lake, order_by=["sync_time", "product_id"])
+    ]
     assert got == [
         ("2026-01-05 00:00:00", "P1", Decimal("10.0000")),
         ("2026-01-05 00:00:00", "P2", Decimal("20.0000")),
@@ -276,28 +328,49 @@ def _replay_landing(root: Path) -> None:
     events_dir = root / "events"
     shared = event("add_to_cart", event_id="s1", product_id="P1")
     for i in range(6):
-        batch = [event(event_id=f"f{i}-{k}", event_time=f"2026-01-0{1 + i}T0{k}:00:00Z",
-                       user_id=f"u{k}") for k in range(5)]
-        write_lines(events_dir / f"{i:02d}.jsonl",
-                    [*batch, shared, "oops" if i % 2 else json.dumps(event("teleport"))],
-                    mtime=1_000 + i)
+        batch = [
+            event(event_id=f"f{i}-{k}", event_time=f"2026-01-0{1 + i}T0{k}:00:00Z", user_id=f"u{k}")
+            for k in range(5)
+        ]
+        write_lines(
+            events_dir / f"{i:02d}.jsonl",
+            [*batch, shared, "oops" if i % 2 else json.dumps(event("teleport"))],
+            mtime=1_000 + i,
+        )
     pf = root / "product_feed"
     for i in range(3):
-        write_csv(pf / f"sync_time=2026-01-0{1 + i}T00:00:00Z" / "p.csv", "product_id,price",
-                  [f"P1,{10 - i}", "P2,x", "P1,1"], mtime=1_000 + i)
+        write_csv(
+            pf / f"sync_time=2026-01-0{1 + i}T00:00:00Z" / "p.csv",
+            "product_id,price",
+            [f"P1,{10 - i}", "P2,x", "P1,1"],
+            mtime=1_000 + i,
+        )
 
 
 def test_replay_one_batch_and_many_small_batches_give_identical_bronze_tables(spark, lake):
     _replay_landing(landing(lake))
-    one = lake.model_copy(update={"paths": lake.paths.model_copy(
-        update={"lakehouse": lake.paths.lakehouse + "_one",
-                "checkpoints": lake.paths.checkpoints + "_one"})})
-    many = lake.model_copy(update={
-        "paths": lake.paths.model_copy(update={"lakehouse": lake.paths.lakehouse + "_many",
-                                               "checkpoints": lake.paths.checkpoints + "_many"}),
-        "streaming": StreamingSettings(max_files_per_trigger=1),
-        "catalog": lake.catalog.model_copy(update={"bronze": lake.catalog.bronze + "_many"}),
-    })
+    one = lake.model_copy(
+        update={
+            "paths": lake.paths.model_copy(
+                update={
+                    "lakehouse": lake.paths.lakehouse + "_one",
+                    "checkpoints": lake.paths.checkpoints + "_one",
+                }
+            )
+        }
+    )
+    many = lake.model_copy(
+        update={
+            "paths": lake.paths.model_copy(
+                update={
+                    "lakehouse": lake.paths.lakehouse + "_many",
+                    "checkpoints": lake.paths.checkpoints + "_many",
+                }
+            ),
+            "streaming": StreamingSettings(max_files_per_trigger=1),
+            "catalog": lake.catalog.model_copy(update={"bronze": lake.catalog.bronze + "_many"}),
+        }
+    )
     run_ingest(spark, one)
     run_ingest(spark, many)
     tables = (BRONZE_EVENTS, BRONZE_QUARANTINE, BRONZE_INGEST_FILES, BRONZE_PRODUCT_SNAPSHOTS)

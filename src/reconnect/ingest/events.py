@@ -89,10 +89,6 @@ _ITEMS_TEXT = T.ArrayType(
 )
 _PROPERTIES = T.MapType(T.StringType(), T.StringType())
 
-# ISO-8601 date-time with seconds optional, fraction optional, and a mandatory offset or Z.
-_ISO_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$"
-_INTEGER = r"^-?\d+$"
-_NUMBER = r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$"
 
 # Strict JSON: Spark would otherwise accept single-quoted strings and NaN.
 JSON_OPTIONS = {
@@ -108,11 +104,19 @@ def _blank(c: Column) -> Column:
 
 
 def _int_or_null(c: Column) -> Column:
-    return F.when(c.rlike(_INTEGER), c.try_cast("int"))
+    # A cast, not a regex: it is the hot path, and casts already refuse "two", "1.5", "NaN".
+    return c.try_cast("int")
 
 
 def _money_or_null(c: Column) -> Column:
-    return F.when(c.rlike(_NUMBER), c.try_cast(MONEY))
+    return c.try_cast(MONEY)
+
+
+def _has_offset(t: Column) -> Column:
+    """ISO-8601 date-time shape with a ``Z`` or ``+hh:mm`` / ``-hh:mm`` suffix (cheap checks)."""
+    return (F.substring(t, 11, 1) == "T") & (
+        t.endswith("Z") | (F.substring(t, -6, 1).isin("+", "-") & (F.substring(t, -3, 1) == ":"))
+    )
 
 
 def _parse_nested(j: Column) -> list[tuple[str, Column]]:
@@ -120,7 +124,7 @@ def _parse_nested(j: Column) -> list[tuple[str, Column]]:
     return [
         ("cart_p", F.from_json(j["cart"], _CART_TEXT)),
         ("items_p", F.from_json(j["items"], _ITEMS_TEXT)),
-        ("properties_p", F.from_json(j["properties"], _PROPERTIES)),
+        ("properties_p", F.from_json(j["properties"], _PROPERTIES.simpleString())),
     ]
 
 
@@ -141,8 +145,7 @@ def _checks(j: Column) -> Column:
     ]
     checks.append(
         failure(
-            ~j["event_time"].rlike(_ISO_WITH_OFFSET)
-            | F.try_to_timestamp(j["event_time"]).isNull(),
+            ~_has_offset(j["event_time"]) | F.try_to_timestamp(j["event_time"]).isNull(),
             R.BAD_TIMESTAMP,
             "event_time",
             F.concat(
@@ -192,9 +195,11 @@ def _type_checks(j: Column) -> list[Column]:
     )
     items_ok = F.forall(
         items,
-        lambda e: e["product_id"].isNotNull()
-        & (e["quantity"].isNull() | _int_or_null(e["quantity"]).isNotNull())
-        & (e["price"].isNull() | _money_or_null(e["price"]).isNotNull()),
+        lambda e: (
+            e["product_id"].isNotNull()
+            & (e["quantity"].isNull() | _int_or_null(e["quantity"]).isNotNull())
+            & (e["price"].isNull() | _money_or_null(e["price"]).isNotNull())
+        ),
     )
     return [
         wrong("quantity", _int_or_null(j["quantity"]).isNull(), "an integer"),
@@ -217,8 +222,10 @@ def _type_checks(j: Column) -> list[Column]:
 def _value_checks(j: Column) -> list[Column]:
     def invalid(field: str, bad: Column, expected: str, value: Column) -> Column:
         return failure(
-            bad, R.INVALID_VALUE, field, F.concat(F.lit(f"{field}: expected {expected}, got "),
-                                                   shown(value))
+            bad,
+            R.INVALID_VALUE,
+            field,
+            F.concat(F.lit(f"{field}: expected {expected}, got "), shown(value)),
         )
 
     quantity = _int_or_null(j["quantity"])
@@ -260,9 +267,7 @@ def parse_event_lines(lines: DataFrame) -> DataFrame:
     checked = with_nested.withColumn("error", _checks(j))
     etype = j["event_type"]
     default_one = etype.isin("add_to_cart", "remove_from_cart")
-    quantity = F.coalesce(
-        _int_or_null(j["quantity"]), F.when(default_one, F.lit(1))
-    )
+    quantity = F.coalesce(_int_or_null(j["quantity"]), F.when(default_one, F.lit(1)))
     event_time = F.try_to_timestamp(j["event_time"])
     cart = F.transform(
         F.col("cart_p"),
@@ -303,8 +308,7 @@ def parse_event_lines(lines: DataFrame) -> DataFrame:
         "properties": F.col("properties_p"),
     }
     return checked.select(
-        *[typed[f.name].cast(f.dataType).alias(f.name) for f in EVENTS.fields
-          if f.name in typed],
+        *[typed[f.name].cast(f.dataType).alias(f.name) for f in EVENTS.fields if f.name in typed],
         "source_file",
         "source_line",
         "error",
@@ -321,10 +325,18 @@ def keep_first_per_event_id(events: DataFrame) -> DataFrame:
     """One row per ``event_id``: the copy with the smallest ``(source_file, source_line)``.
 
     Deterministic whatever the partitioning, so one big batch and many small ones keep the
-    same copy when files land in name order.
+    same copy when files land in name order. Only the ids seen more than once are shuffled
+    and broadcast back (duplicates are a few percent at most), not the events themselves.
     """
-    cols = EVENTS.fieldNames()
-    first = events.groupBy("event_id").agg(
-        F.min_by(F.struct(*cols), F.struct("source_file", "source_line")).alias("e")
+    position = F.struct("source_file", "source_line")
+    repeated = (
+        events.groupBy("event_id")
+        .agg(F.count(F.lit(1)).alias("copies"), F.min(position).alias("first"))
+        .where(F.col("copies") > 1)
+        .select("event_id", "first")
     )
-    return first.select("e.*")
+    return (
+        events.join(F.broadcast(repeated), "event_id", "left")
+        .where(F.col("first").isNull() | (F.col("first") == position))
+        .select(*EVENTS.fieldNames())
+    )

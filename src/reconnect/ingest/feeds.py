@@ -25,8 +25,13 @@ _RECORD = T.MapType(T.StringType(), T.StringType())
 _INTEGER = r"^\s*-?\d+\s*$"
 _NUMBER = r"^\s*-?\d+(\.\d+)?([eE][-+]?\d+)?\s*$"
 SUBSCRIBER_CHANNELS = ("email", "sms")
-FEED_FORMATS = {".csv": "csv", ".jsonl": "json", ".json": "json", ".ndjson": "json",
-                ".parquet": "parquet"}
+FEED_FORMATS = {
+    ".csv": "csv",
+    ".jsonl": "json",
+    ".json": "json",
+    ".ndjson": "json",
+    ".parquet": "parquet",
+}
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,7 @@ def _drop_empty(m: Column) -> Column:
 
 def records_from_json_lines(lines: DataFrame) -> DataFrame:
     """JSON Lines feed records: ``source_file, source_line, raw, record, error``."""
-    record = F.from_json("raw", _RECORD, {"allowSingleQuotes": "false"})
+    record = F.from_json("raw", _RECORD.simpleString(), {"allowSingleQuotes": "false"})
     return lines.select(
         "source_file",
         "source_line",
@@ -111,9 +116,11 @@ def records_from_csv_lines(lines: DataFrame, header: list[str]) -> DataFrame:
     )
     options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": corrupt, "escape": '"'}
     first_line = F.min("source_line").over(_by_file())
-    parsed = lines.withColumn("first_line", first_line).where(
-        F.col("source_line") != F.col("first_line")
-    ).withColumn("r", F.from_csv("raw", schema.simpleString(), options))
+    parsed = (
+        lines.withColumn("first_line", first_line)
+        .where(F.col("source_line") != F.col("first_line"))
+        .withColumn("r", F.from_csv("raw", schema.simpleString(), options))
+    )
     record = F.map_from_arrays(
         F.array(*[F.lit(h) for h in header]),
         F.array(*[F.col("r")[f"c{i}"] for i in range(len(header))]),
@@ -158,12 +165,12 @@ def _required(m: Column, field: str, what: str) -> Column:
     return failure(m[field].isNull(), R.MISSING_FIELD, field, f"{field}: required in {what}")
 
 
-def _typed(records: DataFrame, checks: list[Column], typed: dict[str, Column],
-           schema: T.StructType) -> DataFrame:
+def _typed(
+    records: DataFrame, checks: list[Column], typed: dict[str, Column], schema: T.StructType
+) -> DataFrame:
     out = records.withColumn("error", first_failure(F.col("error"), *checks))
     return out.select(
-        *[typed[f.name].cast(f.dataType).alias(f.name) for f in schema.fields
-          if f.name in typed],
+        *[typed[f.name].cast(f.dataType).alias(f.name) for f in schema.fields if f.name in typed],
         "source_file",
         "source_line",
         "error",
@@ -178,14 +185,30 @@ def product_snapshot_rows(records: DataFrame) -> DataFrame:
     checks = [
         _required(m, "product_id", "the product feed"),
         _required(m, "price", "the product feed"),
-        failure(~price.rlike(_NUMBER), R.WRONG_TYPE, "price",
-                F.concat(F.lit("price: expected a decimal number, got "), shown(price))),
-        failure(price.try_cast(MONEY) < 0, R.INVALID_VALUE, "price",
-                F.concat(F.lit("price: expected >= 0, got "), shown(price))),
-        failure(stock.isNotNull() & ~stock.rlike(_INTEGER), R.WRONG_TYPE, "stock",
-                F.concat(F.lit("stock: expected an integer, got "), shown(stock))),
-        failure(F.trim(stock).try_cast("int") < 0, R.INVALID_VALUE, "stock",
-                F.concat(F.lit("stock: expected >= 0, got "), shown(stock))),
+        failure(
+            ~price.rlike(_NUMBER),
+            R.WRONG_TYPE,
+            "price",
+            F.concat(F.lit("price: expected a decimal number, got "), shown(price)),
+        ),
+        failure(
+            price.try_cast(MONEY) < 0,
+            R.INVALID_VALUE,
+            "price",
+            F.concat(F.lit("price: expected >= 0, got "), shown(price)),
+        ),
+        failure(
+            stock.isNotNull() & ~stock.rlike(_INTEGER),
+            R.WRONG_TYPE,
+            "stock",
+            F.concat(F.lit("stock: expected an integer, got "), shown(stock)),
+        ),
+        failure(
+            F.trim(stock).try_cast("int") < 0,
+            R.INVALID_VALUE,
+            "stock",
+            F.concat(F.lit("stock: expected >= 0, got "), shown(stock)),
+        ),
     ]
     typed = {
         "sync_time": F.col("sync_time"),
@@ -216,8 +239,12 @@ def subscription_rows(records: DataFrame) -> DataFrame:
     checks = [
         _required(m, "cuid", "a subscriber list"),
         _required(m, "address", "a subscriber list"),
-        failure(~F.col("channel").isin(*CHANNELS), R.BAD_PATH, "channel",
-                "channel: expected email or sms in the folder name"),
+        failure(
+            ~F.col("channel").isin(*CHANNELS),
+            R.BAD_PATH,
+            "channel",
+            "channel: expected email or sms in the folder name",
+        ),
     ]
     typed = {
         "sync_time": F.col("sync_time"),

@@ -7,11 +7,12 @@ from pyspark.sql import functions as F
 
 
 def split_lines(files: DataFrame) -> DataFrame:
-    """One row per non-blank line of each file: ``source_file, source_line (1-based), raw``.
+    r"""One row per non-blank line of each file: ``source_file, source_line (1-based), raw``.
 
-    ``files`` has Spark's binaryFile columns ``path`` and ``content``. Lines end at ``\\n``; a
-    trailing ``\\r`` is dropped (CRLF files); bytes that are not UTF-8 become U+FFFD. Blank lines carry no record and are skipped (they
-    are not counted as input lines), as JSON Lines readers commonly do.
+    ``files`` has Spark's binaryFile columns ``path`` and ``content``. Lines end at ``\n``; a
+    trailing ``\r`` is dropped (CRLF files); bytes that are not UTF-8 become U+FFFD. Blank
+    lines carry no record and are skipped (they are not counted as input lines), as JSON Lines
+    readers commonly do.
     """
     # Invalid UTF-8 becomes U+FFFD rather than failing the batch: such a line then fails its
     # parse and lands in quarantine with the rest of its text.
@@ -23,7 +24,7 @@ def split_lines(files: DataFrame) -> DataFrame:
     return exploded.select(
         "source_file",
         (F.col("pos") + 1).cast("long").alias("source_line"),
-        F.regexp_replace("raw", "\r$", "").alias("raw"),
+        F.rtrim("raw", F.lit("\r")).alias("raw"),
     ).where(F.trim(F.col("raw")) != "")
 
 

@@ -28,7 +28,10 @@ def _merge_condition(keys: Sequence[str]) -> str:
 
 
 def insert_new(
-    spark: SparkSession, table: TableSpec, settings: Settings, rows: DataFrame,
+    spark: SparkSession,
+    table: TableSpec,
+    settings: Settings,
+    rows: DataFrame,
     keys: Sequence[str],
 ) -> None:
     """Insert-only MERGE on ``keys``: rows already present (a replayed batch) are left alone."""
@@ -42,7 +45,10 @@ def insert_new(
 
 
 def upsert(
-    spark: SparkSession, table: TableSpec, settings: Settings, rows: DataFrame,
+    spark: SparkSession,
+    table: TableSpec,
+    settings: Settings,
+    rows: DataFrame,
     keys: Sequence[str],
 ) -> None:
     """MERGE on ``keys``, replacing matched rows (the rows are a pure function of the input)."""
@@ -71,36 +77,48 @@ def quarantine_rows(parsed: DataFrame, source: str, sync_time: bool = False) -> 
     ).select(*QUARANTINE.fieldNames())
 
 
-def new_events(
-    spark: SparkSession, settings: Settings, first_copies: DataFrame, batch_files: list[str],
-    date_range: tuple[object, object],
+def stored_events(
+    spark: SparkSession, settings: Settings, date_range: tuple[object, object]
 ) -> DataFrame:
-    """Events of this batch whose ``event_id`` no earlier batch has stored.
-
-    Rows stored from this batch's own files come from an earlier attempt of this very batch
-    (each file belongs to exactly one batch), so they do not make a row a duplicate; they are
-    filtered out at write time by :func:`append_events` instead.
-    """
+    """Stored events with ``event_date`` in ``date_range`` (Delta skips the other files)."""
     lo, hi = date_range
-    stored = spark.read.format("delta").load(BRONZE_EVENTS.location(settings)).where(
-        F.col("event_date").between(F.lit(lo), F.lit(hi))
+    return (
+        spark.read.format("delta")
+        .load(BRONZE_EVENTS.location(settings))
+        .where(F.col("event_date").between(F.lit(lo), F.lit(hi)))
     )
-    earlier = stored.where(~F.col("source_file").isin(batch_files)).select("event_id")
-    return first_copies.join(earlier, "event_id", "left_anti")
 
 
-def append_events(
-    spark: SparkSession, settings: Settings, rows: DataFrame, batch_files: list[str],
+def append_new_events(
+    spark: SparkSession,
+    settings: Settings,
+    first_copies: DataFrame,
     date_range: tuple[object, object],
 ) -> None:
-    """Append ``rows`` minus those an interrupted earlier attempt of this batch already wrote."""
-    lo, hi = date_range
-    stored = spark.read.format("delta").load(BRONZE_EVENTS.location(settings)).where(
-        F.col("event_date").between(F.lit(lo), F.lit(hi))
-        & F.col("source_file").isin(batch_files)
-    ).select("event_id")
-    todo = rows.join(stored, "event_id", "left_anti")
+    """Append the events of this batch whose ``event_id`` is not stored yet.
+
+    Ids stored from *other* files are duplicates. Ids stored from this batch's own files were
+    written by an earlier, interrupted attempt of this very batch (a file belongs to exactly one
+    batch): they are not written again. When nothing is stored in the batch's date range (a
+    first load, a backfill of new days) both anti-joins are skipped.
+    """
+    stored = stored_events(spark, settings, date_range).select("event_id", "source_file")
+    todo = first_copies
+    if stored.limit(1).count():
+        todo = todo.join(stored.select("event_id"), "event_id", "left_anti")
     todo.write.format("delta").mode("append").save(BRONZE_EVENTS.location(settings))
+
+
+def accepted_per_file(
+    spark: SparkSession,
+    settings: Settings,
+    batch_files: list[str],
+    date_range: tuple[object, object],
+) -> dict[str, int]:
+    """How many stored events came from each of ``batch_files`` (what this batch accepted)."""
+    stored = stored_events(spark, settings, date_range)
+    counts = stored.where(F.col("source_file").isin(batch_files)).groupBy("source_file").count()
+    return {r.source_file: r["count"] for r in counts.collect()}
 
 
 def replace_syncs(

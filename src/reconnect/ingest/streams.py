@@ -17,7 +17,7 @@ from functools import reduce
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
-from pyspark.sql.streaming import StreamingQuery
+from pyspark.sql.streaming.query import StreamingQuery
 
 from reconnect.ingest import feeds, sinks
 from reconnect.ingest.events import keep_first_per_event_id, parse_event_lines, valid_events
@@ -102,29 +102,31 @@ def write_events_batch(spark: SparkSession, settings: Settings, files: DataFrame
         batch_files = [r.source_file for r in per_file]
         los = [r.lo for r in per_file if r.lo is not None]
         his = [r.hi for r in per_file if r.hi is not None]
-        sinks.write_quarantine(spark, settings, sinks.quarantine_rows(parsed, "events"))
+        if any(r.quarantined for r in per_file):
+            sinks.write_quarantine(spark, settings, sinks.quarantine_rows(parsed, "events"))
         accepted: dict[str, int] = {}
         if los:
             date_range = (min(los), max(his))
             first = keep_first_per_event_id(valid_events(parsed))
-            new = sinks.new_events(spark, settings, first, batch_files, date_range).persist()
-            try:
-                accepted = {
-                    r.source_file: r["count"]
-                    for r in new.groupBy("source_file").count().collect()
-                }
-                sinks.append_events(spark, settings, new, batch_files, date_range)
-            finally:
-                new.unpersist()
-        rows = [_file_counts(r.source_file, None, r.lines, r.quarantined,
-                             accepted.get(r.source_file, 0)) for r in per_file]
+            sinks.append_new_events(spark, settings, first, date_range)
+            accepted = sinks.accepted_per_file(spark, settings, batch_files, date_range)
+        rows = [
+            _file_counts(
+                r.source_file, None, r.lines, r.quarantined, accepted.get(r.source_file, 0)
+            )
+            for r in per_file
+        ]
         sinks.write_ingest_files(spark, settings, spark.createDataFrame(rows, INGEST_FILES))
     finally:
         parsed.unpersist()
 
 
 def _file_counts(
-    source_file: str, sync_time: datetime | None, lines: int, quarantined: int, accepted: int,
+    source_file: str,
+    sync_time: datetime | None,
+    lines: int,
+    quarantined: int,
+    accepted: int,
     source: str = "events",
 ) -> Row:
     return Row(
@@ -268,8 +270,9 @@ def write_feed_batch(
         unreadable = unreadable.persist()
         sinks.write_quarantine(spark, settings, unreadable)
         for r in unreadable.groupBy("source_file", "sync_time").count().collect():
-            count_rows.append(_file_counts(r.source_file, r.sync_time, r["count"], r["count"], 0,
-                                           kind.source))
+            count_rows.append(
+                _file_counts(r.source_file, r.sync_time, r["count"], r["count"], 0, kind.source)
+            )
         unreadable.unpersist()
 
     records = _records(spark, good)
@@ -283,20 +286,32 @@ def write_feed_batch(
             first = feeds.keep_first_per_key(
                 rows.where(F.col("error").isNull()), ["sync_time", *kind.key], columns
             ).persist()
-            syncs = sorted({(f.sync_time, f.channel) for f in good if f.sync_time is not None},
-                           key=lambda s: (s[0], s[1] or ""))
+            syncs = sorted(
+                {(f.sync_time, f.channel) for f in good if f.sync_time is not None},
+                key=lambda s: (s[0], s[1] or ""),
+            )
             sinks.replace_syncs(kind.table, settings, first, syncs)
-            accepted = {r.source_file: r["count"]
-                        for r in first.groupBy("source_file").count().collect()}
+            accepted = {
+                r.source_file: r["count"] for r in first.groupBy("source_file").count().collect()
+            }
             first.unpersist()
-            stats = rows.groupBy("source_file").agg(
-                F.count(F.lit(1)).alias("lines"), F.count("error").alias("quarantined")
-            ).collect()
+            stats = (
+                rows.groupBy("source_file")
+                .agg(F.count(F.lit(1)).alias("lines"), F.count("error").alias("quarantined"))
+                .collect()
+            )
             sync_of = {f.path: f.sync_time for f in good}
             for r in stats:
-                count_rows.append(_file_counts(r.source_file, sync_of[r.source_file], r.lines,
-                                               r.quarantined, accepted.get(r.source_file, 0),
-                                               kind.source))
+                count_rows.append(
+                    _file_counts(
+                        r.source_file,
+                        sync_of[r.source_file],
+                        r.lines,
+                        r.quarantined,
+                        accepted.get(r.source_file, 0),
+                        kind.source,
+                    )
+                )
         finally:
             rows.unpersist()
     if count_rows:
@@ -333,14 +348,14 @@ def start_ingest_query(spark: SparkSession, settings: Settings, source: Source) 
     def batch(df: DataFrame, batch_id: int) -> None:
         started = time.monotonic()
         source.write_batch(spark, settings, df)
-        log.info("ingest %s: batch %d in %.1fs", source.name, batch_id,
-                 time.monotonic() - started)
+        log.info("ingest %s: batch %d in %.1fs", source.name, batch_id, time.monotonic() - started)
 
     writer = (
         files.writeStream.queryName(f"ingest_{source.name}")
         .foreachBatch(batch)
-        .option("checkpointLocation",
-                f"{settings.paths.checkpoints.rstrip('/')}/ingest/{source.name}")
+        .option(
+            "checkpointLocation", f"{settings.paths.checkpoints.rstrip('/')}/ingest/{source.name}"
+        )
     )
     if settings.streaming.trigger == "available_now":
         writer = writer.trigger(availableNow=True)
@@ -352,9 +367,11 @@ def start_ingest_query(spark: SparkSession, settings: Settings, source: Source) 
 def run_ingest(
     spark: SparkSession, settings: Settings, sources: Iterable[str] = tuple(SOURCES)
 ) -> None:
-    """Run the ingest queries of ``sources``: until the landed files are done (availableNow),
-    or until stopped (processing-time trigger). Feeds go first so a run's events meet the
-    feed state of the same run."""
+    """Run the ingest queries of ``sources`` until the landed files are done or until stopped.
+
+    availableNow: process what has landed and return (feeds first, so a run's events meet
+    the feed state of the same run); processing-time trigger: run until stopped or failed.
+    """
     ensure_tables(spark, settings)
     chosen = [SOURCES[s] for s in sources]
     if settings.streaming.trigger == "available_now":

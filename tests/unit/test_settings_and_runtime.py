@@ -1,0 +1,77 @@
+"""Settings are typed and refused early; the runtime says what is missing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconnect import runtime
+from reconnect.settings import DEFAULT_CONF_DIR, Settings, SettingsError, load_settings
+from reconnect.tables import migration_files, render_migration
+
+
+def test_every_shipped_environment_file_loads():
+    for path in DEFAULT_CONF_DIR.glob("*.yaml"):
+        settings = load_settings(path)
+        assert settings.env == path.stem
+
+
+def test_local_default_is_embedded_spark_with_local_folders(tmp_path):
+    settings = load_settings(env="local", base=tmp_path)
+    assert settings.spark.master == "local[2]"
+    assert settings.spark.delta_jars == "maven"
+    assert settings.paths.lakehouse == str(tmp_path / "var" / "lakehouse")
+
+
+def test_cluster_settings_leave_master_and_jars_to_the_platform():
+    settings = load_settings(DEFAULT_CONF_DIR / "cluster.yaml")
+    assert settings.spark.master is None and settings.spark.delta_jars == "provided"
+    assert settings.paths.lakehouse.startswith("s3a://")  # URIs are not made local
+    assert settings.catalog.schema_name("bronze") == "reconnect_bronze"
+
+
+def test_environment_variable_picks_the_settings_file(tmp_path, monkeypatch):
+    conf = tmp_path / "x.yaml"
+    conf.write_text("env: x\nspark:\n  shuffle_partitions: 7\n")
+    monkeypatch.setenv("RECONNECT_CONF", str(conf))
+    assert load_settings().spark.shuffle_partitions == 7
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("spark: [1, 2]", "spark"),
+        ("streaming:\n  processing_time: soon\n", "streaming.processing_time"),
+        ("streaming:\n  max_files_per_trigger: 0\n", "streaming.max_files_per_trigger"),
+        ("catalog:\n  bronz: x\n", "catalog.bronz"),
+        ("- a\n- b\n", "expected a mapping"),
+        ("spark: {master: [unclosed\n", "not valid YAML"),
+    ],
+)
+def test_bad_settings_name_the_file_and_the_field(tmp_path, text, expected):
+    conf = tmp_path / "bad.yaml"
+    conf.write_text(text)
+    with pytest.raises(SettingsError) as err:
+        load_settings(conf)
+    assert str(conf) in str(err.value) and expected in str(err.value)
+
+
+def test_missing_settings_file_is_named():
+    with pytest.raises(SettingsError, match="nope.yaml: settings file not found"):
+        load_settings(Path("/nonexistent/nope.yaml"))
+
+
+def test_missing_java_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    with pytest.raises(runtime.RuntimeSetupError, match="Java was not found"):
+        runtime._check_java()
+
+
+def test_catalog_names_and_locations_come_from_settings(tmp_path):
+    settings = Settings().with_paths(tmp_path)
+    statements = [s for p in migration_files() for s in render_migration(p, settings)]
+    assert statements[0] == "CREATE SCHEMA IF NOT EXISTS bronze"
+    assert any(f"LOCATION '{tmp_path}/lakehouse/bronze/events'" in s for s in statements)
+    assert not any("${" in s for s in statements)
