@@ -10,7 +10,7 @@ import pytest
 from tests.helpers.lake import rows
 from tests.helpers.landing import event, write_csv, write_lines
 
-from reconnect.ingest.streams import run_ingest, write_events_batch
+from reconnect.ingest.streams import run_ingest, with_line_origin, write_events_batch
 from reconnect.settings import Settings, StreamingSettings
 from reconnect.tables import (
     BRONZE_EVENTS,
@@ -197,7 +197,10 @@ def test_a_replayed_batch_after_a_crash_changes_nothing(spark, lake):
     write_lines(events_dir / "a.jsonl", [event(event_id="x1"), event(event_id="x1"), "bad"])
     write_lines(events_dir / "old.jsonl", [event(event_id="x2")])
     ensure_tables(spark, lake)
-    read = spark.read.format("binaryFile").load
+
+    def read(path: str):
+        return with_line_origin(spark.read.text(path))
+
     write_events_batch(spark, lake, read(str(events_dir / "old.jsonl")))
     batch = read(str(events_dir / "a.jsonl"))
     write_events_batch(spark, lake, batch)
@@ -207,6 +210,28 @@ def test_a_replayed_batch_after_a_crash_changes_nothing(spark, lake):
     assert after == before
     a_counts = next(r for r in after[2] if r["source_file"].endswith("a.jsonl"))
     assert (a_counts["accepted"], a_counts["duplicates"], a_counts["quarantined"]) == (1, 1, 1)
+
+
+def test_line_numbers_are_exact_when_a_file_is_read_in_many_blocks(spark, lake):
+    rows_in = []
+    for i in range(1, 3001):
+        if i % 500 == 0:
+            rows_in.append("not json")
+        elif i % 7 == 0:
+            rows_in.append("")  # blank lines count for the numbering, not as records
+        else:
+            rows_in.append(event(event_id=f"m{i}", user_id=f"user-{i:05d}"))
+    write_lines(landing(lake) / "events" / "big.jsonl", rows_in)
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "16384")  # ~20 blocks
+    try:
+        run_ingest(spark, lake, sources=["events"])
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+    stored = rows(spark, BRONZE_EVENTS, lake)
+    assert len(stored) == 3000 - 6 - 428
+    assert all(r["event_id"] == f"m{r['source_line']}" for r in stored)
+    bad = sorted(r["source_line"] for r in rows(spark, BRONZE_QUARANTINE, lake))
+    assert bad == [500, 1000, 1500, 2000, 2500, 3000]
 
 
 def test_a_file_that_is_not_text_is_quarantined_and_the_stream_goes_on(spark, lake):

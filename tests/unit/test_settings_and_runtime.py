@@ -58,7 +58,7 @@ def test_bad_settings_name_the_file_and_the_field(tmp_path, text, expected):
 
 
 def test_missing_settings_file_is_named():
-    with pytest.raises(SettingsError, match="nope.yaml: settings file not found"):
+    with pytest.raises(SettingsError, match=r"nope\.yaml: settings file not found"):
         load_settings(Path("/nonexistent/nope.yaml"))
 
 

@@ -125,6 +125,11 @@ def _parse_nested(j: Column) -> list[tuple[str, Column]]:
         ("cart_p", F.from_json(j["cart"], _CART_TEXT)),
         ("items_p", F.from_json(j["items"], _ITEMS_TEXT)),
         ("properties_p", F.from_json(j["properties"], _PROPERTIES.simpleString())),
+        # Parsed once here and referenced by both the checks and the typed columns.
+        ("ts", F.try_to_timestamp(j["event_time"])),
+        ("q", _int_or_null(j["quantity"])),
+        ("pr", _money_or_null(j["price"])),
+        ("rev", _money_or_null(j["revenue"])),
     ]
 
 
@@ -145,7 +150,7 @@ def _checks(j: Column) -> Column:
     ]
     checks.append(
         failure(
-            ~_has_offset(j["event_time"]) | F.try_to_timestamp(j["event_time"]).isNull(),
+            ~_has_offset(j["event_time"]) | F.col("ts").isNull(),
             R.BAD_TIMESTAMP,
             "event_time",
             F.concat(
@@ -202,9 +207,9 @@ def _type_checks(j: Column) -> list[Column]:
         ),
     )
     return [
-        wrong("quantity", _int_or_null(j["quantity"]).isNull(), "an integer"),
-        wrong("price", _money_or_null(j["price"]).isNull(), "a decimal number"),
-        wrong("revenue", _money_or_null(j["revenue"]).isNull(), "a decimal number"),
+        wrong("quantity", F.col("q").isNull(), "an integer"),
+        wrong("price", F.col("pr").isNull(), "a decimal number"),
+        wrong("revenue", F.col("rev").isNull(), "a decimal number"),
         wrong(
             "cart",
             cart.isNull() | ~cart_ok,
@@ -228,7 +233,7 @@ def _value_checks(j: Column) -> list[Column]:
             F.concat(F.lit(f"{field}: expected {expected}, got "), shown(value)),
         )
 
-    quantity = _int_or_null(j["quantity"])
+    quantity = F.col("q")
     positive = "an integer >= 1"
     return [
         invalid("quantity", quantity < 1, positive, j["quantity"]),
@@ -244,7 +249,7 @@ def _value_checks(j: Column) -> list[Column]:
             f"every quantity {positive}",
             j["items"],
         ),
-        invalid("price", _money_or_null(j["price"]) < 0, "a price >= 0", j["price"]),
+        invalid("price", F.col("pr") < 0, "a price >= 0", j["price"]),
         invalid(
             "channel",
             j["channel"].isNotNull() & ~j["channel"].isin(*CHANNELS),
@@ -257,18 +262,18 @@ def _value_checks(j: Column) -> list[Column]:
 def parse_event_lines(lines: DataFrame) -> DataFrame:
     """Typed events plus an ``error`` struct (null when valid) and ``raw`` kept only for errors.
 
-    Grain: one row per input line; key ``(source_file, source_line)``.
+    Grain: one row per input line. ``lines`` has ``raw``; its other columns (the line's
+    position: ``source_file``, ``source_line`` or block and row ids) are carried through.
     """
-    parsed = lines.select(
-        "source_file", "source_line", "raw", F.from_json("raw", RAW_EVENT, JSON_OPTIONS).alias("j")
-    )
+    position = [c for c in lines.columns if c != "raw"]
+    parsed = lines.select(*position, "raw", F.from_json("raw", RAW_EVENT, JSON_OPTIONS).alias("j"))
     j = F.col("j")
     with_nested = parsed.select("*", *[c.alias(n) for n, c in _parse_nested(j)])
     checked = with_nested.withColumn("error", _checks(j))
     etype = j["event_type"]
     default_one = etype.isin("add_to_cart", "remove_from_cart")
-    quantity = F.coalesce(_int_or_null(j["quantity"]), F.when(default_one, F.lit(1)))
-    event_time = F.try_to_timestamp(j["event_time"])
+    quantity = F.coalesce(F.col("q"), F.when(default_one, F.lit(1)))
+    event_time = F.col("ts")
     cart = F.transform(
         F.col("cart_p"),
         lambda e: F.struct(
@@ -295,12 +300,12 @@ def parse_event_lines(lines: DataFrame) -> DataFrame:
         "event_name": j["event_name"],
         "product_id": j["product_id"],
         "quantity": quantity,
-        "price": _money_or_null(j["price"]),
+        "price": F.col("pr"),
         "currency": j["currency"],
         "category": j["category"],
         "cart": cart,
         "order_id": j["order_id"],
-        "revenue": _money_or_null(j["revenue"]),
+        "revenue": F.col("rev"),
         "items": items,
         "message_id": j["message_id"],
         "channel": j["channel"],
@@ -309,10 +314,10 @@ def parse_event_lines(lines: DataFrame) -> DataFrame:
     }
     return checked.select(
         *[typed[f.name].cast(f.dataType).alias(f.name) for f in EVENTS.fields if f.name in typed],
-        "source_file",
-        "source_line",
+        *position,
         "error",
-        F.when(F.col("error").isNotNull(), F.col("raw")).alias("raw"),
+        # Text that is not UTF-8 only reaches quarantine: repair it so every reader can show it.
+        F.when(F.col("error").isNotNull(), F.make_valid_utf8("raw")).alias("raw"),
     )
 
 

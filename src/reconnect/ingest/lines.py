@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 
@@ -26,6 +26,54 @@ def split_lines(files: DataFrame) -> DataFrame:
         (F.col("pos") + 1).cast("long").alias("source_line"),
         F.rtrim("raw", F.lit("\r")).alias("raw"),
     ).where(F.trim(F.col("raw")) != "")
+
+
+def positioned_lines(text: DataFrame) -> DataFrame:
+    """Lines of Spark's text source with where they sit: ``source_file, block_start, pos, raw``.
+
+    ``text`` has ``value``, ``source_file`` and ``block_start`` (``_metadata.file_path`` and
+    ``_metadata.file_block_start``). The text source reads a file in blocks, each block whole
+    inside one partition and in file order, so the row's position within its partition
+    (``monotonically_increasing_id``) and the block's start give the exact line number once the
+    blocks' line counts are known (:func:`number_lines`). Blank lines are kept (they count for
+    the numbering) and flagged.
+    """
+    return text.select(
+        "source_file",
+        "block_start",
+        F.monotonically_increasing_id().alias("pos"),
+        (F.trim(F.col("value")) == "").alias("blank"),
+        F.col("value").alias("raw"),
+    )
+
+
+def block_offsets(spark: SparkSession, positioned: DataFrame) -> DataFrame:
+    """Per file block: the first row id and how many lines precede the block in its file."""
+    blocks = (
+        positioned.groupBy("source_file", "block_start")
+        .agg(F.min("pos").alias("first_pos"), F.count(F.lit(1)).alias("lines"))
+        .collect()
+    )
+    rows = []
+    seen: dict[str, int] = {}
+    for b in sorted(blocks, key=lambda r: (r.source_file, r.block_start)):
+        before = seen.get(b.source_file, 0)
+        rows.append((b.source_file, b.block_start, b.first_pos, before))
+        seen[b.source_file] = before + b.lines
+    return spark.createDataFrame(
+        rows, "source_file string, block_start long, first_pos long, lines_before long"
+    )
+
+
+def number_lines(positioned: DataFrame, offsets: DataFrame) -> DataFrame:
+    """``positioned`` rows with their 1-based ``source_line``, blank lines dropped."""
+    numbered = positioned.join(F.broadcast(offsets), ["source_file", "block_start"])
+    line = F.col("lines_before") + F.col("pos") - F.col("first_pos") + 1
+    return (
+        numbered.where(~F.col("blank"))
+        .withColumn("source_line", line)
+        .drop("block_start", "pos", "blank", "first_pos", "lines_before")
+    )
 
 
 def first_failure(*checks: Column) -> Column:

@@ -21,7 +21,7 @@ from pyspark.sql.streaming.query import StreamingQuery
 
 from reconnect.ingest import feeds, sinks
 from reconnect.ingest.events import keep_first_per_event_id, parse_event_lines, valid_events
-from reconnect.ingest.lines import split_lines
+from reconnect.ingest.lines import block_offsets, number_lines, positioned_lines, split_lines
 from reconnect.ingest.reasons import QuarantineReason
 from reconnect.landing import EVENTS_DIR, PRODUCT_FEED_DIR, SUBSCRIBERS_DIR, USER_FEED_DIR
 from reconnect.settings import Settings
@@ -55,15 +55,16 @@ class Source:
     name: str
     folder: str
     write_batch: BatchWriter
-    reads_content: bool
+    reads_lines: bool
+    """True: the stream hands over text lines (events); False: new file paths (snapshots)."""
 
 
-def _files_stream(spark: SparkSession, settings: Settings, folder: str) -> DataFrame:
+def _files_stream(spark: SparkSession, settings: Settings, folder: str, text: bool) -> DataFrame:
     path = f"{settings.paths.landing.rstrip('/')}/{folder}"
     _mkdirs(spark, path)
     reader = (
-        spark.readStream.schema(BINARY_FILE)
-        .format("binaryFile")
+        spark.readStream.schema("value string" if text else BINARY_FILE)
+        .format("text" if text else "binaryFile")
         .option("recursiveFileLookup", "true")
         # Age is measured against the newest file, not the clock; never skip a late copy.
         .option("maxFileAge", "36500d")
@@ -83,10 +84,23 @@ def _mkdirs(spark: SparkSession, path: str) -> None:
 # --- events -------------------------------------------------------------------------------
 
 
-def write_events_batch(spark: SparkSession, settings: Settings, files: DataFrame) -> None:
-    """Parse one micro-batch of event files; quarantine bad lines; store each event id once."""
-    parsed = parse_event_lines(split_lines(files)).persist()
+def with_line_origin(text: DataFrame) -> DataFrame:
+    """A text-source frame (batch or stream) with each line's file and block start."""
+    return text.select(
+        "value",
+        F.col("_metadata.file_path").alias("source_file"),
+        F.col("_metadata.file_block_start").alias("block_start"),
+    )
+
+
+def write_events_batch(spark: SparkSession, settings: Settings, text: DataFrame) -> None:
+    """Parse one micro-batch of event lines; quarantine bad lines; store each event id once.
+
+    ``text`` is the text source's ``value`` with ``source_file`` and ``block_start``.
+    """
+    positioned = parse_event_lines(positioned_lines(text)).persist()
     try:
+        parsed = number_lines(positioned, block_offsets(spark, positioned))
         per_file = (
             parsed.groupBy("source_file")
             .agg(
@@ -118,7 +132,7 @@ def write_events_batch(spark: SparkSession, settings: Settings, files: DataFrame
         ]
         sinks.write_ingest_files(spark, settings, spark.createDataFrame(rows, INGEST_FILES))
     finally:
-        parsed.unpersist()
+        positioned.unpersist()
 
 
 def _file_counts(
@@ -342,8 +356,10 @@ SOURCES: dict[str, Source] = {
 
 def start_ingest_query(spark: SparkSession, settings: Settings, source: Source) -> StreamingQuery:
     """Start one source's streaming query with its own checkpoint and the configured trigger."""
-    files = _files_stream(spark, settings, source.folder)
-    files = files.select("path", "content") if source.reads_content else files.select("path")
+    if source.reads_lines:
+        files = with_line_origin(_files_stream(spark, settings, source.folder, text=True))
+    else:
+        files = _files_stream(spark, settings, source.folder, text=False).select("path")
 
     def batch(df: DataFrame, batch_id: int) -> None:
         started = time.monotonic()
