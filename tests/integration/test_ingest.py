@@ -349,6 +349,23 @@ def test_feed_syncs_are_ingested_idempotently_by_sync_time(spark, lake):
     ]
 
 
+def test_parquet_feed_files_are_read_with_row_numbers(spark, lake):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = landing(lake) / "user_feed" / SYNC1
+    folder.mkdir(parents=True)
+    table = pa.table({"cuid": ["c1", None, "c3"], "loyalty_tier": ["Gold", "Silver", None]})
+    pq.write_table(table, folder / "users.parquet")
+    run_ingest(spark, lake, sources=["user_feed"])
+
+    users = {r["cuid"]: r["attributes"] for r in rows(spark, BRONZE_USER_SNAPSHOTS, lake)}
+    assert users == {"c1": {"loyalty_tier": "Gold"}, "c3": {}}
+    (bad,) = rows(spark, BRONZE_QUARANTINE, lake)
+    assert (bad["source_line"], bad["reason"], bad["field"]) == (2, "MISSING_FIELD", "cuid")
+    assert bad["raw"] == '{"loyalty_tier":"Silver"}'
+
+
 def _replay_landing(root: Path) -> None:
     events_dir = root / "events"
     shared = event("add_to_cart", event_id="s1", product_id="P1")

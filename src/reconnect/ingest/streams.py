@@ -1,7 +1,8 @@
 """The ingest streaming queries: landing folders -> bronze tables, new files only.
 
-Each source is a file stream (Spark's ``binaryFile`` source, so every line can be numbered) with
-its own checkpoint; ``foreachBatch`` bodies parse, split good from bad, and write idempotently.
+Each source is a file stream with its own checkpoint: events through the text source (lines
+numbered by file block), snapshot folders through ``binaryFile`` paths. ``foreachBatch`` bodies
+parse, split good from bad, and write idempotently.
 """
 
 from __future__ import annotations
@@ -197,9 +198,7 @@ def _records(spark: SparkSession, files: list[feeds.FeedFile]) -> DataFrame | No
         by_format[f.format or ""].append(f)
     text_files = by_format.get("csv", []) + by_format.get("json", [])
     if text_files:
-        lines = split_lines(
-            spark.read.format("binaryFile").load([f.path for f in text_files])
-        ).persist()
+        lines = split_lines(spark.read.format("binaryFile").load([f.path for f in text_files]))
         if by_format.get("json"):
             json_paths = [f.path for f in by_format["json"]]
             frames.append(
