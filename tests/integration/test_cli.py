@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,10 @@ def test_demo_generates_ingests_and_prints_what_each_table_holds(spark, tmp_path
     recon = [line for line in out.splitlines() if line.strip().startswith("events ")]
     assert recon and recon[0].rstrip().endswith("ok"), out
     assert "MISMATCH" not in out
+    # Every line the generator made malformed is quarantined, and nothing else is.
+    malformed = re.search(r"([\d,]+) malformed lines", out)
+    rejected = re.search(r"bronze\.quarantine\s+([\d,]+) rejected lines", out)
+    assert malformed and rejected and malformed.group(1) == rejected.group(1), out
     assert (Path(root) / "lakehouse" / "bronze" / "events" / "_delta_log").is_dir()
 
 

@@ -27,39 +27,26 @@ def _merge_condition(keys: Sequence[str]) -> str:
     return " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
 
 
-def insert_new(
+def merge_by_key(
     spark: SparkSession,
     table: TableSpec,
     settings: Settings,
     rows: DataFrame,
     keys: Sequence[str],
+    update_matched: bool,
 ) -> None:
-    """Insert-only MERGE on ``keys``: rows already present (a replayed batch) are left alone."""
-    target = DeltaTable.forPath(spark, table.location(settings))
-    (
-        target.alias("t")
+    """MERGE ``rows`` on ``keys``: new keys are inserted, matched rows replaced or kept.
+
+    ``update_matched=False`` is an insert-only MERGE: a replayed batch adds nothing.
+    """
+    merge = (
+        DeltaTable.forPath(spark, table.location(settings))
+        .alias("t")
         .merge(rows.dropDuplicates(list(keys)).alias("s"), _merge_condition(keys))
-        .whenNotMatchedInsertAll()
-        .execute()
     )
-
-
-def upsert(
-    spark: SparkSession,
-    table: TableSpec,
-    settings: Settings,
-    rows: DataFrame,
-    keys: Sequence[str],
-) -> None:
-    """MERGE on ``keys``, replacing matched rows (the rows are a pure function of the input)."""
-    target = DeltaTable.forPath(spark, table.location(settings))
-    (
-        target.alias("t")
-        .merge(rows.alias("s"), _merge_condition(keys))
-        .whenMatchedUpdateAll()
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
+    if update_matched:
+        merge = merge.whenMatchedUpdateAll()
+    merge.whenNotMatchedInsertAll().execute()
 
 
 def quarantine_rows(parsed: DataFrame, source: str, sync_time: bool = False) -> DataFrame:
@@ -141,9 +128,9 @@ def replace_syncs(
 
 def write_quarantine(spark: SparkSession, settings: Settings, rows: DataFrame) -> None:
     """Add quarantined lines, once each."""
-    insert_new(spark, BRONZE_QUARANTINE, settings, rows, QUARANTINE_KEYS)
+    merge_by_key(spark, BRONZE_QUARANTINE, settings, rows, QUARANTINE_KEYS, update_matched=False)
 
 
 def write_ingest_files(spark: SparkSession, settings: Settings, rows: DataFrame) -> None:
     """Record per-file reconciliation counts (recomputed identically when a batch is replayed)."""
-    upsert(spark, BRONZE_INGEST_FILES, settings, rows, INGEST_FILE_KEYS)
+    merge_by_key(spark, BRONZE_INGEST_FILES, settings, rows, INGEST_FILE_KEYS, update_matched=True)
