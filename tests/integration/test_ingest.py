@@ -273,6 +273,7 @@ def _feed_landing(root: Path) -> None:
     write_csv(subs / "channel=sms" / SYNC1 / "s.csv", "cuid,address", ["c1,+4915112345678"])
     write_csv(subs / "channel=fax" / SYNC1 / "s.csv", "cuid,address", ["c1,123"])
     write_csv(pf / "no_sync_folder.csv", "product_id,price", ["P9,1"])
+    write_csv(root / "user_feed" / SYNC1 / "empty.csv", "cuid,loyalty_tier", [])
     write_lines(pf / SYNC1 / "notes.txt", ["hello"])
 
 
@@ -323,6 +324,8 @@ def test_feed_snapshots_are_typed_checked_and_keyed_by_sync(spark, lake):
     p = log[("p.csv", "product_feed")]
     # 7 data lines (the header is not a record): P1 and P4 kept, a second P1, four bad lines.
     assert (p["lines"], p["accepted"], p["quarantined"], p["duplicates"]) == (7, 2, 4, 1)
+    empty = log[("empty.csv", "user_feed")]
+    assert (empty["lines"], empty["accepted"]) == (0, 0)  # listed, though it holds no record
     for r in log.values():
         assert r["lines"] == r["accepted"] + r["quarantined"] + r["duplicates"]
 

@@ -303,25 +303,30 @@ def write_feed_batch(
                 {(f.sync_time, f.channel) for f in good if f.sync_time is not None},
                 key=lambda s: (s[0], s[1] or ""),
             )
-            sinks.replace_syncs(kind.table, settings, first, syncs)
-            accepted = {
-                r.source_file: r["count"] for r in first.groupBy("source_file").count().collect()
-            }
-            first.unpersist()
+            try:
+                sinks.replace_syncs(kind.table, settings, first, syncs)
+                accepted = {
+                    r.source_file: r["count"]
+                    for r in first.groupBy("source_file").count().collect()
+                }
+            finally:
+                first.unpersist()
             stats = (
                 rows.groupBy("source_file")
                 .agg(F.count(F.lit(1)).alias("lines"), F.count("error").alias("quarantined"))
                 .collect()
             )
-            sync_of = {f.path: f.sync_time for f in good}
-            for r in stats:
+            counted = {r.source_file: (r.lines, r.quarantined) for r in stats}
+            for f in good:
+                # A header-only file has no records; it is still listed, with zero lines.
+                lines, quarantined = counted.get(f.path, (0, 0))
                 count_rows.append(
                     _file_counts(
-                        r.source_file,
-                        sync_of[r.source_file],
-                        r.lines,
-                        r.quarantined,
-                        accepted.get(r.source_file, 0),
+                        f.path,
+                        f.sync_time,
+                        lines,
+                        quarantined,
+                        accepted.get(f.path, 0),
                         kind.source,
                     )
                 )
