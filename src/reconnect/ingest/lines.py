@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 
@@ -47,19 +47,31 @@ def positioned_lines(text: DataFrame) -> DataFrame:
     )
 
 
-def block_offsets(spark: SparkSession, positioned: DataFrame) -> DataFrame:
-    """Per file block: the first row id and how many lines precede the block in its file."""
-    blocks = (
+def block_summaries(positioned: DataFrame, *measures: Column) -> list[Row]:
+    """Per file block: ``source_file, block_start, first_pos, all_lines`` plus ``measures``.
+
+    One pass over the lines gives both the numbering (:func:`block_offsets`) and whatever
+    per-block counts the caller adds (aggregate expressions with aliases).
+    """
+    return (
         positioned.groupBy("source_file", "block_start")
-        .agg(F.min("pos").alias("first_pos"), F.count(F.lit(1)).alias("lines"))
+        .agg(
+            F.min("pos").alias("first_pos"),
+            F.count(F.lit(1)).alias("all_lines"),
+            *measures,
+        )
         .collect()
     )
+
+
+def block_offsets(spark: SparkSession, blocks: list[Row]) -> DataFrame:
+    """Per file block: the first row id and how many lines precede the block in its file."""
     rows = []
     seen: dict[str, int] = {}
     for b in sorted(blocks, key=lambda r: (r.source_file, r.block_start)):
         before = seen.get(b.source_file, 0)
         rows.append((b.source_file, b.block_start, b.first_pos, before))
-        seen[b.source_file] = before + b.lines
+        seen[b.source_file] = before + b.all_lines
     return spark.createDataFrame(
         rows, "source_file string, block_start long, first_pos long, lines_before long"
     )

@@ -22,7 +22,13 @@ from pyspark.sql.streaming.query import StreamingQuery
 
 from reconnect.ingest import feeds, sinks
 from reconnect.ingest.events import keep_first_per_event_id, parse_event_lines, valid_events
-from reconnect.ingest.lines import block_offsets, number_lines, positioned_lines, split_lines
+from reconnect.ingest.lines import (
+    block_offsets,
+    block_summaries,
+    number_lines,
+    positioned_lines,
+    split_lines,
+)
 from reconnect.ingest.reasons import QuarantineReason
 from reconnect.landing import EVENTS_DIR, PRODUCT_FEED_DIR, SUBSCRIBERS_DIR, USER_FEED_DIR
 from reconnect.settings import Settings
@@ -101,19 +107,19 @@ def write_events_batch(spark: SparkSession, settings: Settings, text: DataFrame)
     """
     positioned = parse_event_lines(positioned_lines(text)).persist()
     try:
-        parsed = number_lines(positioned, block_offsets(spark, positioned))
-        per_file = (
-            parsed.groupBy("source_file")
-            .agg(
-                F.count(F.lit(1)).alias("lines"),
-                F.count("error").alias("quarantined"),
-                F.min(F.when(F.col("error").isNull(), F.col("event_date"))).alias("lo"),
-                F.max(F.when(F.col("error").isNull(), F.col("event_date"))).alias("hi"),
-            )
-            .collect()
+        record = ~F.col("blank")
+        valid_date = F.when(record & F.col("error").isNull(), F.col("event_date"))
+        blocks = block_summaries(
+            positioned,
+            F.count(F.when(record, 1)).alias("lines"),
+            F.count(F.when(record & F.col("error").isNotNull(), 1)).alias("quarantined"),
+            F.min(valid_date).alias("lo"),
+            F.max(valid_date).alias("hi"),
         )
+        per_file = _sum_blocks_per_file(blocks)
         if not per_file:
             return
+        parsed = number_lines(positioned, block_offsets(spark, blocks))
         batch_files = [r.source_file for r in per_file]
         los = [r.lo for r in per_file if r.lo is not None]
         his = [r.hi for r in per_file if r.hi is not None]
@@ -134,6 +140,22 @@ def write_events_batch(spark: SparkSession, settings: Settings, text: DataFrame)
         sinks.write_ingest_files(spark, settings, spark.createDataFrame(rows, INGEST_FILES))
     finally:
         positioned.unpersist()
+
+
+def _sum_blocks_per_file(blocks: list[Row]) -> list[Row]:
+    by_file: dict[str, list[Row]] = defaultdict(list)
+    for b in blocks:
+        by_file[b.source_file].append(b)
+    return [
+        Row(
+            source_file=f,
+            lines=sum(b.lines for b in bs),
+            quarantined=sum(b.quarantined for b in bs),
+            lo=min((b.lo for b in bs if b.lo is not None), default=None),
+            hi=max((b.hi for b in bs if b.hi is not None), default=None),
+        )
+        for f, bs in sorted(by_file.items())
+    ]
 
 
 def _file_counts(
