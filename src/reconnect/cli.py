@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reconnect.settings import Settings, SettingsError, load_settings
 
@@ -129,6 +129,28 @@ def cmd_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_campaigns(args: argparse.Namespace) -> int:
+    """Validate the campaign files, or list them (a bad file stops with every problem named)."""
+    from reconnect.campaigns import campaign_rows, format_campaign_table
+
+    folder = Path(args.dir) if args.dir else Path(_settings(args).paths.campaigns)
+    campaigns = _load_campaigns(folder)
+    if args.action == "list":
+        print(format_campaign_table(campaign_rows(campaigns)))
+    else:
+        print(f"{len(campaigns)} campaigns valid in {folder}")
+    return EXIT_OK
+
+
+def _load_campaigns(folder: Path) -> list[Any]:
+    from reconnect.campaigns import CampaignError, load_campaigns
+
+    try:
+        return load_campaigns(folder)
+    except CampaignError as e:
+        raise UsageError(str(e)) from e
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate a small shop and run every stage that exists, printing what each table holds."""
     from reconnect.generate import GeneratorConfig, generate_shop
@@ -140,6 +162,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         shutil.rmtree(root)
     settings = _settings(args).with_paths(root)
     print(f"== demo in {root}")
+    # Bad campaign files stop the demo before any job runs, as they would stop detection.
+    campaigns = _load_campaigns(Path(settings.paths.campaigns))
+    print(f"== campaigns: {len(campaigns)} valid in {settings.paths.campaigns}")
     print(f"== 1/2 generate: a synthetic shop of {args.events:,} event lines")
     config = GeneratorConfig(seed=args.seed, events=args.events, days=args.days)
     summary = generate_shop(
@@ -213,6 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="rees46: the CSV file; uci-retail: the folder of daily CSVs")
     p.add_argument("--out", help="landing folder (default: paths.landing of the settings)")
     p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("campaigns", help=cmd_campaigns.__doc__, description=cmd_campaigns.__doc__)
+    _common(p)
+    p.add_argument("action", choices=["validate", "list"])
+    p.add_argument("--dir", help="campaign folder (default: paths.campaigns of the settings)")
+    p.set_defaults(func=cmd_campaigns)
 
     p = sub.add_parser("demo", help=cmd_demo.__doc__, description=cmd_demo.__doc__)
     _common(p)

@@ -52,6 +52,10 @@ class PathSettings(_Strict):
     landing: str = "var/landing"
     lakehouse: str = "var/lakehouse"
     checkpoints: str = "var/checkpoints"
+    campaigns: str = Field(
+        default=str(DEFAULT_CONF_DIR / "campaigns"),
+        description="Folder of campaign YAML files (one per campaign).",
+    )
 
     def resolved(self, base: Path) -> PathSettings:
         """Make relative local paths absolute against ``base``; URIs are left alone."""
@@ -65,6 +69,7 @@ class PathSettings(_Strict):
             landing=fix(self.landing),
             lakehouse=fix(self.lakehouse),
             checkpoints=fix(self.checkpoints),
+            campaigns=fix(self.campaigns),
         )
 
 
@@ -117,10 +122,12 @@ class Settings(_Strict):
         root = Path(root)
         return self.model_copy(
             update={
-                "paths": PathSettings(
-                    landing=str(root / "landing"),
-                    lakehouse=str(root / "lakehouse"),
-                    checkpoints=str(root / "checkpoints"),
+                "paths": self.paths.model_copy(
+                    update={
+                        "landing": str(root / "landing"),
+                        "lakehouse": str(root / "lakehouse"),
+                        "checkpoints": str(root / "checkpoints"),
+                    }
                 )
             }
         )

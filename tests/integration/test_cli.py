@@ -77,3 +77,27 @@ def test_import_rees46_writes_landing_events_and_reports(shared_data, tmp_path, 
     # The file's last row is cut off mid-line: it is skipped, named, and the import goes on.
     assert "17,435 rows read, 17,434 used, 1 skipped" in out
     assert "line 17436" in out
+
+
+def test_campaigns_list_shows_every_shipped_campaign(capsys):
+    assert main(["campaigns", "list"]) == EXIT_OK
+    out = capsys.readouterr().out
+    for campaign_type in (
+        "cart_abandonment",
+        "product_view",
+        "price_drop",
+        "product_attribute_change",
+        "user_attribute_change",
+        "custom",
+        "scheduled",
+    ):
+        assert campaign_type in out
+
+
+def test_r_trig_2_a_bad_campaign_file_stops_with_file_field_and_range(tmp_path, capsys):
+    (tmp_path / "x.yaml").write_text(
+        "id: x\ntype: cart_abandonment\nwait: 1m\nchannels: [email]\nsteps: [{name: a}]\n"
+    )
+    assert main(["campaigns", "validate", "--dir", str(tmp_path)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'x.yaml'} (campaign x): wait: expected a wait from 5m to 90d" in err
