@@ -82,6 +82,16 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_feeds(args: argparse.Namespace) -> int:
+    """Diff consecutive feed syncs into silver change tables (new syncs only)."""
+    from reconnect.feeds.jobs import run_feed_changes
+
+    settings = _settings(args)
+    written = run_feed_changes(_spark(settings), settings)
+    print(", ".join(f"silver.{table}: {n:,} rows written" for table, n in written.items()))
+    return EXIT_OK
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     """Write a deterministic synthetic shop into a landing folder."""
     from reconnect.generate import GeneratorConfig, generate_shop
@@ -153,9 +163,10 @@ def _load_campaigns(folder: Path) -> list[Any]:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate a small shop and run every stage that exists, printing what each table holds."""
+    from reconnect.feeds.jobs import run_feed_changes
     from reconnect.generate import GeneratorConfig, generate_shop
     from reconnect.ingest.streams import run_ingest
-    from reconnect.report import bronze_summary
+    from reconnect.report import bronze_summary, silver_summary
 
     root = Path(args.root).resolve()
     if root.exists():
@@ -165,7 +176,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # Bad campaign files stop the demo before any job runs, as they would stop detection.
     campaigns = _load_campaigns(Path(settings.paths.campaigns))
     print(f"== campaigns: {len(campaigns)} valid in {settings.paths.campaigns}")
-    print(f"== 1/2 generate: a synthetic shop of {args.events:,} event lines")
+    print(f"== 1/3 generate: a synthetic shop of {args.events:,} event lines")
     config = GeneratorConfig(seed=args.seed, events=args.events, days=args.days)
     summary = generate_shop(
         config, Path(settings.paths.landing), _progress("generate: event lines")
@@ -177,13 +188,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         " malformed lines, "
         f"{summary.duplicates:,} duplicates"
     )
-    print("== 2/2 ingest: landing -> bronze Delta tables")
+    print("== 2/3 ingest: landing -> bronze Delta tables")
     spark = _spark(settings)
     started = time.monotonic()
     run_ingest(spark, settings)
     print(f"   done in {time.monotonic() - started:.0f}s")
+    print("== 3/3 feeds: changes between consecutive feed syncs -> silver")
+    written = run_feed_changes(spark, settings)
+    print("   " + ", ".join(f"silver.{t} {n:,} rows" for t, n in written.items()))
     print("== summary")
-    print("\n".join(bronze_summary(spark, settings)))
+    print("\n".join(bronze_summary(spark, settings) + silver_summary(spark, settings)))
     return EXIT_OK
 
 
@@ -221,6 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
         "what has landed and stop, i.e. availableNow)",
     )
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("feeds", help=cmd_feeds.__doc__, description=cmd_feeds.__doc__)
+    _common(p)
+    p.set_defaults(func=cmd_feeds)
 
     p = sub.add_parser("generate", help=cmd_generate.__doc__, description=cmd_generate.__doc__)
     _common(p)

@@ -13,6 +13,8 @@ from reconnect.tables import (
     BRONZE_QUARANTINE,
     BRONZE_SUBSCRIPTIONS,
     BRONZE_USER_SNAPSHOTS,
+    SILVER_PRODUCT_CHANGES,
+    SILVER_USER_ATTRIBUTE_CHANGES,
     TableSpec,
 )
 
@@ -80,3 +82,22 @@ def bronze_summary(spark: SparkSession, settings: Settings) -> list[str]:
             f"{'ok' if ok else 'MISMATCH'}"
         )
     return lines
+
+
+def silver_summary(spark: SparkSession, settings: Settings) -> list[str]:
+    """Lines describing the feed-change tables: changes by attribute, drops, back in stock."""
+    products = _read(spark, SILVER_PRODUCT_CHANGES, settings)
+    p = products.agg(
+        F.count(F.lit(1)).alias("n"),
+        F.count(F.when(F.col("drop_percent") >= 10, 1)).alias("drops10"),
+        F.count(F.when(F.col("back_in_stock"), 1)).alias("back"),
+    ).first()
+    assert p is not None
+    users = _read(spark, SILVER_USER_ATTRIBUTE_CHANGES, settings).count()
+    return [
+        f"silver.product_changes    {p['n']:>12,} rows: {p['drops10']:,} price drops >= 10 % "
+        f"between consecutive syncs, {p['back']:,} back in stock",
+        f"  by attribute: {_breakdown(spark, SILVER_PRODUCT_CHANGES, settings, 'attribute')}",
+        f"silver.user_attribute_changes {users:>8,} rows",
+        "  by kind: " + _breakdown(spark, SILVER_USER_ATTRIBUTE_CHANGES, settings, "change_kind"),
+    ]

@@ -238,3 +238,60 @@ def ensure_tables(spark: SparkSession, settings: Settings, force: bool = False) 
                 f"settings put it at {expected}: use other catalog names (catalog.*) or paths"
             )
     _ENSURED.add(key)
+
+
+# --- silver: feed changes (sql/migrations/V004, docs/feeds.md) -----------------------------
+
+PERCENT = T.DecimalType(9, 4)
+
+PRODUCT_CHANGES = T.StructType(
+    [
+        _f("product_id", T.StringType(), False),
+        _f("sync_time", T.TimestampType(), False),
+        _f("previous_sync_time", T.TimestampType(), False),
+        _f("attribute", T.StringType(), False),
+        _f("change_kind", T.StringType(), False),
+        _f("old_value", T.StringType()),
+        _f("new_value", T.StringType(), False),
+        _f("old_price", MONEY),
+        _f("new_price", MONEY),
+        _f("drop_amount", MONEY),
+        _f("drop_percent", PERCENT),
+        _f("back_in_stock", T.BooleanType(), False),
+    ]
+)
+
+USER_ATTRIBUTE_CHANGES = T.StructType(
+    [
+        _f("cuid", T.StringType(), False),
+        _f("sync_time", T.TimestampType(), False),
+        _f("previous_sync_time", T.TimestampType()),
+        _f("attribute", T.StringType(), False),
+        _f("change_kind", T.StringType(), False),
+        _f("old_value", T.StringType()),
+        _f("new_value", T.StringType(), False),
+    ]
+)
+
+FEED_SYNC_PROGRESS = T.StructType(
+    [
+        _f("feed", T.StringType(), False),
+        _f("sync_time", T.TimestampType(), False),
+        _f("previous_sync_time", T.TimestampType()),
+        _f("bronze_version", T.LongType(), False),
+        _f("change_rows", T.LongType(), False),
+    ]
+)
+
+SILVER_PRODUCT_CHANGES = TableSpec("silver", "product_changes", PRODUCT_CHANGES)
+SILVER_USER_ATTRIBUTE_CHANGES = TableSpec(
+    "silver", "user_attribute_changes", USER_ATTRIBUTE_CHANGES
+)
+SILVER_FEED_SYNC_PROGRESS = TableSpec("silver", "feed_sync_progress", FEED_SYNC_PROGRESS)
+
+ALL_TABLES = (
+    *ALL_TABLES,
+    SILVER_PRODUCT_CHANGES,
+    SILVER_USER_ATTRIBUTE_CHANGES,
+    SILVER_FEED_SYNC_PROGRESS,
+)

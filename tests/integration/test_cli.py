@@ -37,7 +37,7 @@ def test_generate_rejects_a_bad_config_naming_the_field(tmp_path, capsys):
 
 
 def test_every_subcommand_has_help(capsys):
-    for command in ("ingest", "generate", "import", "demo"):
+    for command in ("ingest", "generate", "import", "demo", "campaigns", "feeds"):
         with pytest.raises(SystemExit) as exit_info:
             main([command, "--help"])
         assert exit_info.value.code == 0

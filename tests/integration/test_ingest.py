@@ -414,7 +414,12 @@ def test_replay_one_batch_and_many_small_batches_give_identical_bronze_tables(sp
                 }
             ),
             "streaming": StreamingSettings(max_files_per_trigger=1),
-            "catalog": lake.catalog.model_copy(update={"bronze": lake.catalog.bronze + "_many"}),
+            "catalog": lake.catalog.model_copy(
+                update={
+                    layer: getattr(lake.catalog, layer) + "_many"
+                    for layer in ("bronze", "silver", "gold")
+                }
+            ),
         }
     )
     run_ingest(spark, one)

@@ -22,9 +22,12 @@ def test_ddl_and_structtypes_agree_for_every_table(spark, lake):
 def test_applying_the_migrations_twice_is_harmless(spark, lake):
     ensure_tables(spark, lake)
     ensure_tables(spark, lake)
-    assert {t.name for t in ALL_TABLES} <= {
-        r.tableName for r in spark.sql(f"SHOW TABLES IN {lake.catalog.bronze}").collect()
-    }
+    for layer in {t.layer for t in ALL_TABLES}:
+        registered = {
+            r.tableName
+            for r in spark.sql(f"SHOW TABLES IN {lake.catalog.schema_name(layer)}").collect()
+        }
+        assert {t.name for t in ALL_TABLES if t.layer == layer} <= registered, layer
 
 
 def test_migration_files_are_versioned_in_order():
