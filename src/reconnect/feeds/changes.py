@@ -89,29 +89,16 @@ def product_changes(current: DataFrame, previous: DataFrame) -> DataFrame:
         F.lit(False).alias("back_in_stock"),
     )
 
-    # Only keys present now: an attribute that disappeared is a deletion, not a change.
-    attrs = pairs.select(
-        "product_id",
-        "sync_time",
-        "previous_sync_time",
-        "old_stock",
-        "new_stock",
-        "old_attrs",
-        "new_attrs",
-        F.explode(F.map_keys("new_attrs")).alias("attribute"),
-    )
-    old_value = F.col("old_attrs")[F.col("attribute")]
-    new_value = F.col("new_attrs")[F.col("attribute")]
-    attribute_rows = attrs.where(old_value.isNull() | (old_value != new_value)).select(
+    attribute_rows = attribute_diff(
+        pairs, ["product_id", "sync_time", "previous_sync_time", "old_stock", "new_stock"]
+    ).select(
         "product_id",
         "sync_time",
         "previous_sync_time",
         "attribute",
-        F.when(old_value.isNull(), F.lit(FIRST_APPEARANCE))
-        .otherwise(F.lit(CHANGED))
-        .alias("change_kind"),
-        old_value.alias("old_value"),
-        new_value.alias("new_value"),
+        "change_kind",
+        "old_value",
+        "new_value",
         F.lit(None).cast(MONEY).alias("old_price"),
         F.lit(None).cast(MONEY).alias("new_price"),
         F.lit(None).cast(MONEY).alias("drop_amount"),
@@ -123,6 +110,29 @@ def product_changes(current: DataFrame, previous: DataFrame) -> DataFrame:
         ).alias("back_in_stock"),
     )
     return _conform(price_rows.unionByName(attribute_rows), PRODUCT_CHANGES.fieldNames())
+
+
+def attribute_diff(pairs: DataFrame, keep: list[str]) -> DataFrame:
+    """One row per attribute of ``new_attrs`` that is new or differs from ``old_attrs``.
+
+    Output: ``keep`` columns, ``attribute``, ``change_kind`` (changed / first appearance),
+    ``old_value``, ``new_value``. Only keys present now are looked at: an attribute that
+    disappeared is a deletion, not a change (R-TYPE-UATTR).
+    """
+    exploded = pairs.select(
+        *keep, "old_attrs", "new_attrs", F.explode(F.map_keys("new_attrs")).alias("attribute")
+    )
+    old_value = F.col("old_attrs")[F.col("attribute")]
+    new_value = F.col("new_attrs")[F.col("attribute")]
+    return exploded.where(old_value.isNull() | (old_value != new_value)).select(
+        *keep,
+        "attribute",
+        F.when(old_value.isNull(), F.lit(FIRST_APPEARANCE))
+        .otherwise(F.lit(CHANGED))
+        .alias("change_kind"),
+        old_value.alias("old_value"),
+        new_value.alias("new_value"),
+    )
 
 
 def user_attribute_changes(current: DataFrame, previous: DataFrame) -> DataFrame:
@@ -141,22 +151,8 @@ def user_attribute_changes(current: DataFrame, previous: DataFrame) -> DataFrame
         F.col("sync_time").alias("previous_sync_time"),
         F.col("attributes").alias("old_attrs"),
     )
-    pairs = cur.join(prev, ["cuid", "previous_sync_time"], "left").select(
-        "*", F.explode(F.map_keys("new_attrs")).alias("attribute")
-    )
-    old_value = F.col("old_attrs")[F.col("attribute")]
-    new_value = F.col("new_attrs")[F.col("attribute")]
-    out = pairs.where(old_value.isNull() | (old_value != new_value)).select(
-        "cuid",
-        "sync_time",
-        "previous_sync_time",
-        "attribute",
-        F.when(old_value.isNull(), F.lit(FIRST_APPEARANCE))
-        .otherwise(F.lit(CHANGED))
-        .alias("change_kind"),
-        old_value.alias("old_value"),
-        new_value.alias("new_value"),
-    )
+    pairs = cur.join(prev, ["cuid", "previous_sync_time"], "left")
+    out = attribute_diff(pairs, ["cuid", "sync_time", "previous_sync_time"])
     return _conform(out, USER_ATTRIBUTE_CHANGES.fieldNames())
 
 
