@@ -14,12 +14,14 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from reconnect.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+    from reconnect.campaigns import Campaign
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RUNTIME = 0, 1, 2, 3
 
@@ -152,7 +154,7 @@ def cmd_campaigns(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _load_campaigns(folder: Path) -> list[Any]:
+def _load_campaigns(folder: Path) -> list[Campaign]:
     from reconnect.campaigns import CampaignError, load_campaigns
 
     try:

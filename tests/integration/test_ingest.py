@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from tests.helpers.lake import rows
+from tests.helpers.lake import rows, separate_lake
 from tests.helpers.landing import event, write_csv, write_lines
 
 from reconnect.ingest.streams import run_ingest, with_line_origin, write_events_batch
@@ -395,33 +395,8 @@ def _replay_landing(root: Path) -> None:
 
 def test_replay_one_batch_and_many_small_batches_give_identical_bronze_tables(spark, lake):
     _replay_landing(landing(lake))
-    one = lake.model_copy(
-        update={
-            "paths": lake.paths.model_copy(
-                update={
-                    "lakehouse": lake.paths.lakehouse + "_one",
-                    "checkpoints": lake.paths.checkpoints + "_one",
-                }
-            )
-        }
-    )
-    many = lake.model_copy(
-        update={
-            "paths": lake.paths.model_copy(
-                update={
-                    "lakehouse": lake.paths.lakehouse + "_many",
-                    "checkpoints": lake.paths.checkpoints + "_many",
-                }
-            ),
-            "streaming": StreamingSettings(max_files_per_trigger=1),
-            "catalog": lake.catalog.model_copy(
-                update={
-                    layer: getattr(lake.catalog, layer) + "_many"
-                    for layer in ("bronze", "silver", "gold")
-                }
-            ),
-        }
-    )
+    one = separate_lake(lake, "_one")
+    many = separate_lake(lake, "_many", streaming=StreamingSettings(max_files_per_trigger=1))
     run_ingest(spark, one)
     run_ingest(spark, many)
     tables = (BRONZE_EVENTS, BRONZE_QUARANTINE, BRONZE_INGEST_FILES, BRONZE_PRODUCT_SNAPSHOTS)

@@ -46,28 +46,9 @@ REQUIRED_BY_TYPE: dict[str, tuple[str, ...]] = {
 }
 ALWAYS_REQUIRED = ("event_id", "event_time", "user_id", "event_type")
 
-_TEXT_FIELDS = [
-    "event_id",
-    "event_time",
-    "user_id",
-    "cuid",
-    "session_id",
-    "event_type",
-    "event_name",
-    "product_id",
-    "quantity",
-    "price",
-    "currency",
-    "category",
-    "cart",
-    "order_id",
-    "revenue",
-    "items",
-    "message_id",
-    "channel",
-    "address",
-    "properties",
-]
+# The DATA.md fields are the bronze columns less the ones ingest derives (day, lineage).
+_DERIVED = ("event_date", "source_file", "source_line")
+_TEXT_FIELDS = [f.name for f in EVENTS.fields if f.name not in _DERIVED]
 _CORRUPT = "_corrupt_record"
 RAW_EVENT = T.StructType(
     [T.StructField(n, T.StringType()) for n in _TEXT_FIELDS]
