@@ -108,6 +108,46 @@ class StreamingSettings(_Strict):
         return v
 
 
+class DetectionSettings(_Strict):
+    """Event-time settings of detection (RULES.md defaults; docs/detection.md)."""
+
+    allowed_lateness: str = Field(
+        default="10 minutes",
+        description="R-EXIT-2: the watermark is the largest event time seen minus this.",
+    )
+    session_gap: str = Field(
+        default="30 minutes", description="R-TRIG-6: a gap this long or longer starts a session."
+    )
+    product_slots: int = Field(default=3, ge=1, le=20, description="R-REL-2: N product slots.")
+    state_ttl: str = Field(
+        default="30 days",
+        description="A user's detection state (cart, views) is forgotten after this long "
+        "without events, once no journey or watch of theirs is open.",
+    )
+
+    @field_validator("allowed_lateness", "session_gap", "state_ttl")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        parse_interval(v)
+        return v
+
+    def seconds(self, name: str) -> int:
+        """One of the duration settings in seconds."""
+        return parse_interval(getattr(self, name))
+
+
+_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def parse_interval(text: str) -> int:
+    """``'<n> seconds|minutes|hours|days'`` in seconds; ValueError naming the expected form."""
+    parts = text.split()
+    unit = parts[1].removesuffix("s") if len(parts) == 2 else ""
+    if len(parts) != 2 or not parts[0].isdigit() or unit not in _UNITS:
+        raise ValueError(f"expected '<n> seconds|minutes|hours|days', e.g. '10 minutes'; got {text!r}")
+    return int(parts[0]) * _UNITS[unit]
+
+
 class Settings(_Strict):
     """All settings of one environment."""
 
@@ -116,6 +156,7 @@ class Settings(_Strict):
     paths: PathSettings = PathSettings()
     catalog: CatalogSettings = CatalogSettings()
     streaming: StreamingSettings = StreamingSettings()
+    detection: DetectionSettings = DetectionSettings()
 
     def with_paths(self, root: Path | str) -> Settings:
         """A copy whose landing, lakehouse and checkpoint folders sit under ``root``."""

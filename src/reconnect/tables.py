@@ -295,3 +295,149 @@ ALL_TABLES = (
     SILVER_USER_ATTRIBUTE_CHANGES,
     SILVER_FEED_SYNC_PROGRESS,
 )
+
+
+# --- detection (sql/migrations/V005, docs/detection.md) ---------------------------------------
+
+PAYLOAD = T.ArrayType(
+    T.StructType(
+        [
+            _f("slot", T.IntegerType()),
+            _f("product_id", T.StringType()),
+            _f("name", T.StringType()),
+            _f("image_url", T.StringType()),
+            _f("url", T.StringType()),
+            _f("price", MONEY),
+            _f("old_price", MONEY),
+            _f("drop_percent", PERCENT),
+        ]
+    )
+)
+
+
+def _journey_head() -> list[T.StructField]:
+    return [
+        _f("journey_id", T.StringType(), False),
+        _f("campaign_id", T.StringType(), False),
+        _f("campaign_type", T.StringType(), False),
+        _f("variation_id", T.StringType(), False),
+        _f("is_control", T.BooleanType(), False),
+    ]
+
+
+def _who() -> list[T.StructField]:
+    return [
+        _f("key_kind", T.StringType(), False),
+        _f("user_key", T.StringType(), False),
+        _f("user_id", T.StringType()),
+        _f("cuid", T.StringType()),
+        _f("trigger_time", T.TimestampType(), False),
+        _f("trigger_id", T.StringType(), False),
+    ]
+
+
+JOURNEYS = T.StructType(
+    [
+        *_journey_head(),
+        *_who(),
+        _f("steps", T.IntegerType(), False),
+        _f("first_due_at", T.TimestampType(), False),
+        _f("last_due_at", T.TimestampType(), False),
+        _f("state", T.StringType(), False),
+        _f("reason", T.StringType()),
+        _f("ended_by", T.StringType()),
+        _f("ended_at", T.TimestampType()),
+    ]
+)
+
+STEP_ELIGIBILITY = T.StructType(
+    [
+        _f("message_id", T.StringType(), False),
+        *_journey_head(),
+        _f("step_number", T.IntegerType(), False),
+        _f("step_name", T.StringType(), False),
+        *_who(),
+        _f("due_at", T.TimestampType(), False),
+        _f("state", T.StringType(), False),
+        _f("reason", T.StringType()),
+        _f("decided_by", T.StringType()),
+        _f("decided_at", T.TimestampType()),
+        _f("payload", PAYLOAD, False),
+        _f("payload_as_of", T.TimestampType()),
+    ]
+)
+
+DETECT_STATE = T.StructType(
+    [
+        _f("key_kind", T.StringType(), False),
+        _f("user_key", T.StringType(), False),
+        _f("cuid", T.StringType()),
+        _f("last_event_at", T.TimestampType()),
+        _f("state", T.StringType()),
+        _f("watched", T.ArrayType(T.StringType())),
+        _f("expires_at", T.TimestampType(), False),
+    ]
+)
+
+LATE_EVENTS = T.StructType(
+    [
+        _f("event_id", T.StringType(), False),
+        _f("event_time", T.TimestampType(), False),
+        _f("user_id", T.StringType(), False),
+        _f("event_type", T.StringType(), False),
+        _f("watermark", T.TimestampType(), False),
+    ]
+)
+
+DETECT_PROGRESS = T.StructType(
+    [
+        _f("batch_id", T.LongType(), False),
+        _f("watermark", T.TimestampType()),
+        _f("previous_watermark", T.TimestampType()),
+        *(
+            _f(n, T.LongType(), False)
+            for n in ("events_read", "events_applied", "late_events")
+        ),
+        _f("feed_syncs", T.IntegerType(), False),
+        _f("late_feed_syncs", T.IntegerType(), False),
+        *(
+            _f(n, T.LongType(), False)
+            for n in (
+                "inputs",
+                "messages_written",
+                "journeys_written",
+                "state_rows",
+                "state_version",
+                "buffer_version",
+            )
+        ),
+    ]
+)
+
+DETECT_FEED_SYNCS = T.StructType(
+    [
+        _f("feed", T.StringType(), False),
+        _f("sync_time", T.TimestampType(), False),
+        _f("batch_id", T.LongType(), False),
+        _f("late", T.BooleanType(), False),
+    ]
+)
+
+SILVER_JOURNEYS = TableSpec("silver", "journeys", JOURNEYS)
+GOLD_STEP_ELIGIBILITY = TableSpec("gold", "step_eligibility", STEP_ELIGIBILITY)
+SILVER_DETECT_STATE = TableSpec("silver", "detect_state", DETECT_STATE)
+SILVER_DETECT_BUFFER = TableSpec("silver", "detect_buffer", EVENTS)
+SILVER_LATE_EVENTS = TableSpec("silver", "late_events", LATE_EVENTS)
+SILVER_DETECT_PROGRESS = TableSpec("silver", "detect_progress", DETECT_PROGRESS)
+SILVER_DETECT_FEED_SYNCS = TableSpec("silver", "detect_feed_syncs", DETECT_FEED_SYNCS)
+
+ALL_TABLES = (
+    *ALL_TABLES,
+    SILVER_JOURNEYS,
+    GOLD_STEP_ELIGIBILITY,
+    SILVER_DETECT_STATE,
+    SILVER_DETECT_BUFFER,
+    SILVER_LATE_EVENTS,
+    SILVER_DETECT_PROGRESS,
+    SILVER_DETECT_FEED_SYNCS,
+)

@@ -1,0 +1,327 @@
+"""Detection throughput against a floor measured in the same run on the same bronze table.
+
+Set-up (not timed): generate the synthetic shop, ``reconnect ingest`` every source and
+``reconnect feeds`` into a fresh lakehouse; load the demo campaigns (``conf/campaigns``).
+
+Floor: read the bronze events Delta table, group by ``user_id`` (count, max(event_time)) and write
+the result to a Delta table: one shuffle of every event by user, nothing else. Measured:
+``reconnect detect`` (availableNow) over the same bronze table into empty detection tables, in
+one micro-batch (``max_files_per_trigger`` unset) and, with ``--batches K``, again from scratch
+with ``max_files_per_trigger`` set so the run takes about K micro-batches.
+
+    python bench/bench_detect.py --events 1000000 --batches 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import shutil
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pyspark.sql import functions as F
+
+from reconnect.campaigns.loader import load_campaigns
+from reconnect.detect.job import run_detect
+from reconnect.feeds.jobs import run_feed_changes
+from reconnect.generate import GeneratorConfig, generate_shop
+from reconnect.ingest.streams import run_ingest
+from reconnect.runtime import build_spark_session
+from reconnect.settings import PROJECT_ROOT, Settings, SparkSettings
+from reconnect.tables import (
+    BRONZE_EVENTS,
+    GOLD_STEP_ELIGIBILITY,
+    SILVER_DETECT_BUFFER,
+    SILVER_DETECT_FEED_SYNCS,
+    SILVER_DETECT_PROGRESS,
+    SILVER_DETECT_STATE,
+    SILVER_JOURNEYS,
+    SILVER_LATE_EVENTS,
+    TableSpec,
+    ensure_tables,
+)
+
+DETECT_TABLES = (
+    SILVER_JOURNEYS,
+    GOLD_STEP_ELIGIBILITY,
+    SILVER_DETECT_STATE,
+    SILVER_DETECT_BUFFER,
+    SILVER_LATE_EVENTS,
+    SILVER_DETECT_PROGRESS,
+    SILVER_DETECT_FEED_SYNCS,
+)
+
+
+def jvm_pid(spark) -> int | None:
+    proc = getattr(spark.sparkContext._gateway, "proc", None)
+    return None if proc is None else proc.pid
+
+
+def jvm_peak_rss_mb(spark) -> int | None:
+    """Peak resident memory of the local Spark JVM (VmHWM), where /proc shows it."""
+    pid = jvm_pid(spark)
+    if pid is None:
+        return None
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) // 1024
+    return None
+
+
+class WorkerRss(threading.Thread):
+    """Samples the summed RSS of the JVM's descendants (the Python workers) every 0.5 s.
+
+    The workers are not our children, so RUSAGE_CHILDREN does not see them; sampling can miss a
+    short peak, so this is a lower bound of the true peak.
+    """
+
+    def __init__(self, root_pid: int) -> None:
+        super().__init__(daemon=True)
+        self.root_pid = root_pid
+        self.peak_kb = 0
+        self._halt = threading.Event()
+
+    def _sample(self) -> int:
+        parent: dict[int, int] = {}
+        rss: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                fields = stat[stat.rfind(")") + 2 :].split()
+                parent[int(entry)] = int(fields[1])
+                rss[int(entry)] = int(fields[21]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+            except (OSError, ValueError, IndexError):
+                continue
+        total, todo = 0, [self.root_pid]
+        while todo:
+            p = todo.pop()
+            for child, pp in parent.items():
+                if pp == p:
+                    total += rss.get(child, 0)
+                    todo.append(child)
+        return total
+
+    def run(self) -> None:
+        while not self._halt.wait(0.5):
+            self.peak_kb = max(self.peak_kb, self._sample())
+
+    def stop(self) -> int:
+        self._halt.set()
+        self.join()
+        return self.peak_kb // 1024
+
+
+def reset_detection(spark, settings: Settings) -> None:
+    """Empty detection tables and no detect checkpoint, as before a first run (not timed)."""
+    for table in DETECT_TABLES:
+        spark.sql(f"DROP TABLE IF EXISTS {table.qualified_name(settings)}")
+        shutil.rmtree(table.location(settings), ignore_errors=True)
+    shutil.rmtree(Path(settings.paths.checkpoints) / "detect", ignore_errors=True)
+    ensure_tables(spark, settings, force=True)
+
+
+def delta_size(spark, table: TableSpec, settings: Settings) -> tuple[int, int, int]:
+    """Rows, bytes of the current snapshot (DESCRIBE DETAIL) and bytes of every file on disk."""
+    loc = table.location(settings)
+    rows = spark.read.format("delta").load(loc).count()
+    detail = spark.sql(f"DESCRIBE DETAIL delta.`{loc}`").first()
+    on_disk = sum(p.stat().st_size for p in Path(loc).rglob("*") if p.is_file())
+    return rows, int(detail["sizeInBytes"]), on_disk
+
+
+def count(spark, table: TableSpec, settings: Settings) -> int:
+    return spark.read.format("delta").load(table.location(settings)).count()
+
+
+def per_batch(spark, settings: Settings) -> list[dict]:
+    """Per micro-batch: events, watermark, keys run, and state rows at the version it wrote."""
+    loc = SILVER_DETECT_STATE.location(settings)
+    out = []
+    rows = (
+        spark.read.format("delta")
+        .load(SILVER_DETECT_PROGRESS.location(settings))
+        .orderBy("batch_id")
+        .collect()
+    )
+    for r in rows:
+        state = spark.read.format("delta").option("versionAsOf", int(r["state_version"])).load(loc)
+        out.append(
+            {
+                "batch": int(r["batch_id"]),
+                "events_read": int(r["events_read"]),
+                "events_applied": int(r["events_applied"]),
+                "late": int(r["late_events"]),
+                "watermark": r["watermark"].strftime("%Y-%m-%d %H:%M") if r["watermark"] else None,
+                "keys_run": int(r["state_rows"]),
+                "state_rows": state.count(),
+            }
+        )
+    return out
+
+
+def timed_detect(spark, settings: Settings, campaigns, label: str) -> dict:
+    reset_detection(spark, settings)
+    pid = jvm_pid(spark)
+    sampler = WorkerRss(pid) if pid else None
+    if sampler:
+        sampler.start()
+    t = time.monotonic()
+    summary = run_detect(spark, settings, campaigns)
+    seconds = time.monotonic() - t
+    workers_mb = sampler.stop() if sampler else None
+    print(f"[{label}] {seconds:.1f}s\n{summary.describe()}", flush=True)
+    state_rows, state_bytes, state_disk = delta_size(spark, SILVER_DETECT_STATE, settings)
+    batches = per_batch(spark, settings)
+    for b in batches:
+        print(f"[{label}] batch {json.dumps(b)}", flush=True)
+    return {
+        "seconds": round(seconds, 1),
+        "batches": summary.batches,
+        "events_applied": summary.events_applied,
+        "late_events": summary.late_events,
+        "state_rows": state_rows,
+        "state_bytes": state_bytes,
+        "state_bytes_on_disk": state_disk,
+        "step_eligibility_rows": count(spark, GOLD_STEP_ELIGIBILITY, settings),
+        "journeys_rows": count(spark, SILVER_JOURNEYS, settings),
+        "python_workers_peak_rss_mb": workers_mb,
+        "per_batch": batches,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=30, help="days simulated by the generator")
+    parser.add_argument("--batches", type=int, default=0, help="also run in about K micro-batches")
+    parser.add_argument("--work", default=None, help="root folder (default: a fresh temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--campaigns", default=str(PROJECT_ROOT / "conf" / "campaigns"))
+    parser.add_argument("--out", default=None, help="also write the JSON result here")
+    args = parser.parse_args()
+
+    root = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bench-detect-"))
+    if args.work:
+        shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True, exist_ok=True)
+    settings = Settings(spark=SparkSettings(driver_memory="8g", shuffle_partitions=8)).with_paths(
+        root
+    )
+    try:
+        t = time.monotonic()
+        generate_shop(
+            GeneratorConfig(events=args.events, days=args.days), Path(settings.paths.landing)
+        )
+        spark = build_spark_session(settings)
+        run_ingest(spark, settings)
+        run_feed_changes(spark, settings)
+        campaigns = load_campaigns(Path(args.campaigns))
+        print(f"set-up (generate, ingest, feeds) {time.monotonic() - t:.1f}s", flush=True)
+
+        events = spark.read.format("delta").load(BRONZE_EVENTS.location(settings))
+        bronze_rows = events.count()
+        bronze_files = int(
+            spark.sql(f"DESCRIBE DETAIL delta.`{BRONZE_EVENTS.location(settings)}`").first()[
+                "numFiles"
+            ]
+        )
+        span = events.agg(F.min("event_time").alias("lo"), F.max("event_time").alias("hi")).first()
+        users = events.select("user_id").distinct().count()
+
+        floor_out = root / "floor"
+        t = time.monotonic()
+        (
+            spark.read.format("delta")
+            .load(BRONZE_EVENTS.location(settings))
+            .groupBy("user_id")
+            .agg(F.count("*").alias("events"), F.max("event_time").alias("last_event_at"))
+            .write.format("delta")
+            .mode("overwrite")
+            .save(str(floor_out))
+        )
+        floor = time.monotonic() - t
+        print(f"[floor] {floor:.1f}s", flush=True)
+
+        one = timed_detect(spark, settings, campaigns, "detect")
+        many = None
+        if args.batches > 1:
+            k = max(1, math.ceil(bronze_files / args.batches))
+            many_settings = settings.model_copy(
+                update={
+                    "streaming": settings.streaming.model_copy(update={"max_files_per_trigger": k})
+                }
+            )
+            many = timed_detect(spark, many_settings, campaigns, f"detect max_files={k}")
+            many["max_files_per_trigger"] = k
+
+        def rate(s: float) -> int:
+            return round(bronze_rows / s)
+
+        result = {
+            "bench": "detect",
+            "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+            "lines": args.events,
+            "days": args.days,
+            "bronze_events": bronze_rows,
+            "bronze_files": bronze_files,
+            "users": users,
+            "event_span": f"{span['lo']:%Y-%m-%d} .. {span['hi']:%Y-%m-%d}",
+            "campaigns": len(campaigns),
+            "floor_s": round(floor, 1),
+            "floor_events_per_s": rate(floor),
+            "detect": {**one, "events_per_s": rate(one["seconds"]),
+                       "ratio_to_floor": round(one["seconds"] / floor, 2)},
+        }  # fmt: skip
+        if many:
+            result["detect_batched"] = {
+                **many,
+                "events_per_s": rate(many["seconds"]),
+                "ratio_to_floor": round(many["seconds"] / floor, 2),
+            }
+        result["python_driver_peak_rss_mb"] = round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        )
+        result["jvm_peak_rss_mb"] = jvm_peak_rss_mb(spark)
+        spark.stop()
+        # Only children that exited and were waited for; the JVM is still alive here, so this is
+        # the largest short-lived child (usually the spark-submit launcher), not the JVM.
+        result["children_peak_rss_mb"] = round(
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        )
+        print(json.dumps(result))
+        if args.out:
+            Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+
+        print()
+        print("| run | events | floor s | floor events/s | detect s | detect events/s | "
+              "ratio | batches | state rows | state bytes | step_eligibility rows | "
+              "journeys rows | JVM peak RSS |")  # fmt: skip
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for name, r in (("one batch", result["detect"]), ("batched", result.get("detect_batched"))):
+            if r is None:
+                continue
+            print(
+                f"| {name} | {bronze_rows:,} | {floor:.1f} | {rate(floor):,} | "
+                f"{r['seconds']:.1f} | {r['events_per_s']:,} | {r['ratio_to_floor']:.2f}x | "
+                f"{r['batches']} | {r['state_rows']:,} | {r['state_bytes']:,} | "
+                f"{r['step_eligibility_rows']:,} | {r['journeys_rows']:,} | "
+                f"{result['jvm_peak_rss_mb']} MB |"
+            )
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Detection: campaign triggers into journeys and step eligibility (docs/detection.md)."""

@@ -1,0 +1,517 @@
+"""Spark transforms that turn finalized events, feed changes and schedule slots into machine inputs.
+
+Every campaign condition is evaluated here, as Spark Columns (R-TRIG-1): trigger conditions,
+product conditions, audiences at trigger time (R-TRIG-5) and "don't send if" conditions become
+lists of campaign indexes per input (``triggers``, ``exits``). The per-user state machine
+(:mod:`reconnect.detect.machine`) then only applies what depends on order.
+
+Feed values "as of" a time come from the latest sync at or before it (the feeds are full
+snapshots): the price in force at an interaction is the product's price in that sync (R-TRIG-4),
+the audience reads the user's attributes in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import reduce
+
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from reconnect.campaigns.conditions import Condition, attributes_map, compile_change, compile_condition
+from reconnect.campaigns.model import (
+    Campaign,
+    CartAbandonmentCampaign,
+    CustomCampaign,
+    PriceDropCampaign,
+    ProductAttributeChangeCampaign,
+    ProductViewCampaign,
+    UserAttributeChangeCampaign,
+)
+from reconnect.detect.machine import EVENT, PRODUCT_CHANGE, RANKS, SLOT, USER_CHANGE
+from reconnect.detect.plan import CampaignPlan
+
+PRODUCT_NAMED = ("name", "url", "image_url", "category", "brand", "currency", "stock")
+USER_NAMED = ("email", "phone", "timezone", "country", "loyalty_tier")
+CART_TYPES = ("add_to_cart", "remove_from_cart", "sync_cart", "purchase")
+
+INPUT_SCHEMA = T.StructType(
+    [
+        T.StructField("key_kind", T.StringType()),
+        T.StructField("user_key", T.StringType()),
+        T.StructField("time", T.LongType()),
+        T.StructField("rank", T.IntegerType()),
+        T.StructField("seq", T.StringType()),
+        T.StructField("kind", T.StringType()),
+        T.StructField("event_type", T.StringType()),
+        T.StructField("product_id", T.StringType()),
+        T.StructField("new_session", T.BooleanType()),
+        T.StructField("cuid", T.StringType()),
+        T.StructField("items", T.ArrayType(T.StringType())),
+        T.StructField("triggers", T.ArrayType(T.IntegerType())),
+        T.StructField("exits", T.ArrayType(T.IntegerType())),
+        T.StructField("price", T.DecimalType(18, 4)),
+        T.StructField("state", T.StringType()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Feeds:
+    """The feed snapshots detection looks values up in, and their sync times (sorted)."""
+
+    products: DataFrame  # bronze.product_snapshots
+    users: DataFrame  # bronze.user_snapshots
+    product_syncs: tuple[datetime, ...]
+    user_syncs: tuple[datetime, ...]
+
+
+def micros(c: Column) -> Column:
+    """A timestamp column as UTC microseconds (the machine's unit)."""
+    return F.unix_micros(c)
+
+
+def indexes(flags: Sequence[tuple[int, Column]]) -> Column:
+    """An ``array<int>`` of the indexes whose flag is true (never null)."""
+    if not flags:
+        return F.array().cast("array<int>")
+    return F.array_compact(
+        F.array(*[F.when(flag, F.lit(i)) for i, flag in flags])
+    ).cast("array<int>")
+
+
+def _intervals(spark: SparkSession, syncs: Sequence[datetime], until: datetime) -> DataFrame:
+    """``(day, sync_time, next_sync)`` for each day each sync is the latest one (small)."""
+    rows = []
+    for i, s in enumerate(syncs):
+        nxt = syncs[i + 1] if i + 1 < len(syncs) else None
+        end = (nxt or max(until, s)).date()
+        day = s.date()
+        while day <= end:
+            rows.append((day, s, nxt))
+            day += timedelta(days=1)
+    schema = "day DATE, as_of_sync TIMESTAMP, next_sync TIMESTAMP"
+    return spark.createDataFrame(rows, schema)
+
+
+def with_sync(
+    df: DataFrame, time_col: str, syncs: Sequence[datetime], until: datetime
+) -> DataFrame:
+    """Add ``as_of_sync``: the latest sync at or before ``time_col`` (null before the first).
+
+    A broadcast equi-join on the day, then a range filter: each row meets one or two candidates.
+    """
+    spark = df.sparkSession
+    if not syncs:
+        return df.withColumn("as_of_sync", F.lit(None).cast("timestamp"))
+    iv = F.broadcast(_intervals(spark, syncs, until))
+    t = F.col(time_col)
+    joined = df.join(
+        iv,
+        (F.to_date(t) == iv["day"])
+        & (t >= iv["as_of_sync"])
+        & (iv["next_sync"].isNull() | (t < iv["next_sync"])),
+        "left",
+    )
+    return joined.drop("day", "next_sync")
+
+
+def product_values(products: DataFrame) -> DataFrame:
+    """Snapshot rows as ``(as_of_sync, product_id, feed_price, product_attributes)``."""
+    return products.select(
+        F.col("sync_time").alias("as_of_sync"),
+        F.col("product_id").alias("feed_product_id"),
+        F.col("price").alias("feed_price"),
+        F.col("category").alias("feed_category"),
+        attributes_map(PRODUCT_NAMED).alias("product_attributes"),
+    )
+
+
+def user_values(users: DataFrame) -> DataFrame:
+    """Snapshot rows as ``(as_of_sync, cuid, user_attributes)``."""
+    return users.select(
+        F.col("sync_time").alias("user_sync"),
+        F.col("cuid").alias("feed_cuid"),
+        attributes_map(USER_NAMED).alias("user_attributes"),
+    )
+
+
+def _product_field(source: str) -> object:
+    """A resolver for product conditions on events (``source='event'``) or feed rows."""
+
+    def resolve(field: str) -> Column:
+        head, dot, key = field.partition(".")
+        if dot:
+            return F.try_element_at(F.col("product_attributes"), F.lit(key))
+        if source == "event" and field in ("category", "price"):
+            feed = "feed_category" if field == "category" else "feed_price"
+            return F.coalesce(F.col(field), F.col(feed))  # the event's value, else the feed's
+        return F.col(field if source == "event" else f"feed_{field}")
+
+    return resolve
+
+
+def _user_field(field: str) -> Column:
+    return F.try_element_at(F.col("user_attributes"), F.lit(field.partition(".")[2]))
+
+
+def audience(campaign: Campaign) -> Column:
+    """R-TRIG-5: the campaign's audience over ``user_attributes`` (true for all users)."""
+    if campaign.audience is None:
+        return F.lit(True)
+    return compile_condition(campaign.audience, _user_field)
+
+
+def _product_ok(cond: Condition | None, source: str) -> Column:
+    if cond is None:
+        return F.lit(True)
+    return compile_condition(cond, _product_field(source))  # type: ignore[arg-type]
+
+
+def _event_condition(c: Condition) -> Column:
+    return compile_condition(c)
+
+
+def trigger_flag(campaign: Campaign) -> Column | None:
+    """The event-trigger condition of an event-triggered campaign, without the audience."""
+    et = F.col("event_type")
+    if isinstance(campaign, CartAbandonmentCampaign):
+        return (et == "add_to_cart") & _product_ok(campaign.trigger.product, "event")
+    if isinstance(campaign, ProductViewCampaign):
+        return (et == "product_view") & _product_ok(campaign.trigger.product, "event")
+    if isinstance(campaign, CustomCampaign):
+        t = campaign.trigger
+        flag = et == t.event_type
+        if t.event_name is not None:
+            flag = flag & (F.col("event_name") == t.event_name)
+        if t.where is not None:
+            flag = flag & _event_condition(t.where)
+        return F.coalesce(flag, F.lit(False))
+    return None
+
+
+def exit_flag(campaign: Campaign) -> Column | None:
+    """The "don't send if" event conditions of a campaign (shorthands are the machine's)."""
+    conditions = [r for r in campaign.dont_send_if if not isinstance(r, str)]
+    if not conditions:
+        return None
+    return F.coalesce(reduce(lambda a, b: a | b, map(_event_condition, conditions)), F.lit(False))
+
+
+def _needs_product_values(campaigns: Sequence[Campaign], plans: Sequence[CampaignPlan]) -> bool:
+    return any(p.interaction for p in plans) or any(
+        isinstance(c, CartAbandonmentCampaign | ProductViewCampaign) and c.trigger.product
+        for c in campaigns
+    )
+
+
+def event_inputs(
+    events: DataFrame,
+    clock: DataFrame,
+    campaigns: Sequence[Campaign],
+    plans: Sequence[CampaignPlan],
+    feeds: Feeds,
+    until: datetime,
+    session_gap_seconds: int,
+) -> DataFrame:
+    """Machine inputs of finalized events (one per relevant event, key ``user``), plus copies
+    keyed by cuid for the exits of cuid-keyed journeys.
+
+    ``clock`` is ``(user_key, last_event_at, known_cuid)`` of users from before these events: a
+    user's first event here starts a session when it comes ``session_gap`` or more after their
+    last one (R-TRIG-6), and the cuid once seen stays linked.
+    """
+    e = events.join(
+        clock.select(
+            F.col("user_key").alias("user_id"), "last_event_at", F.col("cuid").alias("known_cuid")
+        ),
+        "user_id",
+        "left",
+    )
+    w = Window.partitionBy("user_id").orderBy("event_time", "event_id")
+    prev = F.coalesce(F.lag("event_time").over(w), F.col("last_event_at"))
+    gap = micros(F.col("event_time")) - micros(prev)
+    e = e.withColumn(
+        "new_session", prev.isNull() | (gap >= F.lit(session_gap_seconds * 1_000_000))
+    ).withColumn(
+        "cuid_known",
+        F.coalesce(
+            F.last("cuid", ignorenulls=True).over(w.rowsBetween(Window.unboundedPreceding, 0)),
+            F.col("known_cuid"),
+        ),
+    )
+    if _needs_product_values(campaigns, plans):
+        e = with_sync(e, "event_time", feeds.product_syncs, until)
+        pv = product_values(feeds.products)
+        e = e.join(
+            pv,
+            (e["as_of_sync"] == pv["as_of_sync"]) & (e["product_id"] == pv["feed_product_id"]),
+            "left",
+        ).drop(pv["as_of_sync"])
+    else:
+        e = e.select(
+            "*",
+            F.lit(None).cast("decimal(18,4)").alias("feed_price"),
+            F.lit(None).cast("string").alias("feed_category"),
+            F.lit(None).cast("map<string,string>").alias("product_attributes"),
+        )
+    triggers: list[tuple[int, Column]] = []
+    exits: list[tuple[int, Column]] = []
+    needs_audience = False
+    for c, p in zip(campaigns, plans, strict=True):
+        flag = trigger_flag(c)
+        if flag is not None:
+            if c.audience is not None:
+                needs_audience = True
+                flag = flag & audience(c)
+            triggers.append((p.index, F.coalesce(flag, F.lit(False))))
+        x = exit_flag(c)
+        if x is not None:
+            exits.append((p.index, x))
+    if needs_audience:
+        e = _with_user_attributes(e, "cuid_known", "event_time", feeds, until)
+    watch_kinds = sorted({p.interaction for p in plans if p.interaction})
+    et = F.col("event_type")
+    e = e.select(
+        "*",
+        indexes(triggers).alias("triggers"),
+        indexes(exits).alias("exits"),
+        (F.col("cuid").isNotNull() & F.col("known_cuid").eqNullSafe(F.col("cuid")).__invert__())
+        .alias("links_cuid"),
+    )
+    relevant = (
+        F.col("new_session")
+        | et.isin(*CART_TYPES)
+        | (F.size("triggers") > 0)
+        | (F.size("exits") > 0)
+        | F.col("links_cuid")
+    )
+    if watch_kinds:
+        relevant = relevant | (et.isin(*watch_kinds) & F.col("product_id").isNotNull())
+    items = (
+        F.when(et == "purchase", F.transform("items", lambda i: i["product_id"]))
+        .when(et == "sync_cart", F.transform("cart", lambda i: i["product_id"]))
+        .otherwise(F.array().cast("array<string>"))
+    )
+    base = e.where(relevant).select(
+        F.lit("user").alias("key_kind"),
+        F.col("user_id").alias("user_key"),
+        micros(F.col("event_time")).alias("time"),
+        F.lit(RANKS[EVENT]).alias("rank"),
+        F.col("event_id").alias("seq"),
+        F.lit(EVENT).alias("kind"),
+        "event_type",
+        "product_id",
+        "new_session",
+        F.col("cuid_known").alias("cuid"),
+        F.coalesce(items, F.array().cast("array<string>")).alias("items"),
+        "triggers",
+        "exits",
+        F.col("feed_price").cast("decimal(18,4)").alias("price"),
+        F.lit(None).cast("string").alias("state"),
+    )
+    cuid_plans = [p for p in plans if p.key_kind == "cuid" and (p.exits or _has(exits, p.index))]
+    if not cuid_plans:
+        return base
+    # Exits of journeys that follow a cuid (user-feed changes, schedules): the same events, keyed
+    # by the cuid the user is linked to.
+    routed = base.where(F.col("cuid").isNotNull()).select(
+        F.lit("cuid").alias("key_kind"),
+        F.col("cuid").alias("user_key"),
+        *[c for c in INPUT_SCHEMA.fieldNames() if c not in ("key_kind", "user_key", "triggers")],
+        F.array().cast("array<int>").alias("triggers"),
+    )
+    return base.unionByName(routed)
+
+
+def _has(flags: Sequence[tuple[int, Column]], index: int) -> bool:
+    return any(i == index for i, _ in flags)
+
+
+def _with_user_attributes(
+    df: DataFrame, cuid_col: str, time_col: str, feeds: Feeds, until: datetime
+) -> DataFrame:
+    """Add ``user_attributes``: the user's attributes in the latest user sync at ``time_col``."""
+    df = with_sync(df.withColumnRenamed("as_of_sync", "_product_sync"), time_col, feeds.user_syncs, until)
+    uv = user_values(feeds.users)
+    df = df.join(
+        uv, (df["as_of_sync"] == uv["user_sync"]) & (df[cuid_col] == uv["feed_cuid"]), "left"
+    )
+    return df.drop("user_sync", "feed_cuid", "as_of_sync").withColumnRenamed(
+        "_product_sync", "as_of_sync"
+    )
+
+
+def product_change_inputs(
+    changes: DataFrame,
+    snapshots: DataFrame,
+    watchers: DataFrame,
+    campaigns: Sequence[Campaign],
+    plans: Sequence[CampaignPlan],
+) -> DataFrame | None:
+    """Inputs for users who may watch a changed product (R-TYPE-PRICE, R-TYPE-PATTR).
+
+    ``changes``: silver.product_changes rows of the syncs to apply; ``watchers``:
+    ``(user_key, product_id)`` pairs, a superset of who watches (the machine checks the window and
+    the baseline). Price campaigns see syncs that lowered the price; attribute campaigns syncs
+    where their change happened. Product conditions read the product in that sync.
+    """
+    watching = [
+        (c, p)
+        for c, p in zip(campaigns, plans, strict=True)
+        if isinstance(c, PriceDropCampaign | ProductAttributeChangeCampaign)
+    ]
+    if not watching:
+        return None
+    snap = snapshots.select(
+        "sync_time",
+        "product_id",
+        F.col("price").alias("feed_price"),
+        F.col("category").alias("feed_category"),
+        F.col("product_id").alias("feed_product_id"),
+        attributes_map(PRODUCT_NAMED).alias("product_attributes"),
+    )
+    ch = changes.join(snap, ["sync_time", "product_id"], "inner")
+    flags: list[tuple[int, Column]] = []
+    for c, p in watching:
+        ok = _product_ok(c.trigger.product, "feed")
+        if isinstance(c, PriceDropCampaign):
+            hit = (F.col("attribute") == "price") & (F.col("new_price") < F.col("old_price"))
+        else:
+            change = c.trigger.change
+            hit = (F.col("attribute") == change.attribute) & compile_change(
+                change, F.col("old_value"), F.col("new_value")
+            )
+        flags.append((p.index, F.coalesce(hit & ok, F.lit(False))))
+    per_change = (
+        ch.select("sync_time", "product_id", "feed_price", indexes(flags).alias("t"))
+        .groupBy("sync_time", "product_id")
+        .agg(
+            F.first("feed_price").alias("price"),
+            F.array_sort(F.array_distinct(F.flatten(F.collect_list("t")))).alias("triggers"),
+        )
+        .where(F.size("triggers") > 0)
+    )
+    joined = per_change.join(watchers, "product_id")
+    return joined.select(
+        F.lit("user").alias("key_kind"),
+        "user_key",
+        micros(F.col("sync_time")).alias("time"),
+        F.lit(RANKS[PRODUCT_CHANGE]).alias("rank"),
+        F.concat(
+            F.lit("product:"), F.col("product_id"), F.lit("@"),
+            F.date_format("sync_time", "yyyy-MM-dd'T'HH:mm:ss'Z'"),
+        ).alias("seq"),  # fmt: skip
+        F.lit(PRODUCT_CHANGE).alias("kind"),
+        F.lit(None).cast("string").alias("event_type"),
+        "product_id",
+        F.lit(False).alias("new_session"),
+        F.lit(None).cast("string").alias("cuid"),
+        F.array().cast("array<string>").alias("items"),
+        F.col("triggers").cast("array<int>").alias("triggers"),
+        F.array().cast("array<int>").alias("exits"),
+        F.col("price").cast("decimal(18,4)").alias("price"),
+        F.lit(None).cast("string").alias("state"),
+    )
+
+
+def user_change_inputs(
+    changes: DataFrame,
+    snapshots: DataFrame,
+    campaigns: Sequence[Campaign],
+    plans: Sequence[CampaignPlan],
+) -> DataFrame | None:
+    """Inputs for user-attribute-change campaigns (R-TYPE-UATTR), keyed by cuid.
+
+    The audience reads the user's attributes in the sync that changed (R-TRIG-5).
+    """
+    chosen = [
+        (c, p)
+        for c, p in zip(campaigns, plans, strict=True)
+        if isinstance(c, UserAttributeChangeCampaign)
+    ]
+    if not chosen:
+        return None
+    uv = user_values(snapshots)
+    ch = changes.join(
+        uv, (changes["sync_time"] == uv["user_sync"]) & (changes["cuid"] == uv["feed_cuid"]), "left"
+    )
+    flags = []
+    for c, p in chosen:
+        change = c.trigger.change
+        hit = (F.col("attribute") == change.attribute) & compile_change(
+            change, F.col("old_value"), F.col("new_value"), c.trigger.include_first_appearance
+        )
+        flags.append((p.index, F.coalesce(hit & audience(c), F.lit(False))))
+    per_user = (
+        ch.select("sync_time", "cuid", indexes(flags).alias("t"))
+        .groupBy("sync_time", "cuid")
+        .agg(F.array_sort(F.array_distinct(F.flatten(F.collect_list("t")))).alias("triggers"))
+        .where(F.size("triggers") > 0)
+    )
+    return per_user.select(
+        F.lit("cuid").alias("key_kind"),
+        F.col("cuid").alias("user_key"),
+        micros(F.col("sync_time")).alias("time"),
+        F.lit(RANKS[USER_CHANGE]).alias("rank"),
+        F.concat(
+            F.lit("user:"), F.col("cuid"), F.lit("@"),
+            F.date_format("sync_time", "yyyy-MM-dd'T'HH:mm:ss'Z'"),
+        ).alias("seq"),  # fmt: skip
+        F.lit(USER_CHANGE).alias("kind"),
+        F.lit(None).cast("string").alias("event_type"),
+        F.lit(None).cast("string").alias("product_id"),
+        F.lit(False).alias("new_session"),
+        "cuid",
+        F.array().cast("array<string>").alias("items"),
+        F.col("triggers").cast("array<int>").alias("triggers"),
+        F.array().cast("array<int>").alias("exits"),
+        F.lit(None).cast("decimal(18,4)").alias("price"),
+        F.lit(None).cast("string").alias("state"),
+    )
+
+
+def slot_inputs(
+    spark: SparkSession,
+    slots: Sequence[tuple[int, datetime]],
+    feeds: Feeds,
+    campaigns_by_index: dict[int, Campaign],
+    until: datetime,
+) -> DataFrame | None:
+    """Inputs for scheduled campaigns (R-TYPE-SCHED): at each slot, every user (cuid) of the
+    latest user sync at or before it who is in the audience."""
+    if not slots or not feeds.user_syncs:
+        return None
+    s = spark.createDataFrame(list(slots), "campaign INT, slot_time TIMESTAMP")
+    s = with_sync(s, "slot_time", feeds.user_syncs, until).where(F.col("as_of_sync").isNotNull())
+    uv = user_values(feeds.users)
+    s = s.join(uv, s["as_of_sync"] == uv["user_sync"])
+    ok = reduce(
+        lambda acc, item: acc.when(F.col("campaign") == item[0], audience(item[1])),
+        campaigns_by_index.items(),
+        F.when(F.lit(False), F.lit(False)),
+    ).otherwise(F.lit(False))
+    s = s.where(ok)
+    return s.select(
+        F.lit("cuid").alias("key_kind"),
+        F.col("feed_cuid").alias("user_key"),
+        micros(F.col("slot_time")).alias("time"),
+        F.lit(RANKS[SLOT]).alias("rank"),
+        F.concat(
+            F.lit("slot:"), F.col("campaign").cast("string"), F.lit("@"),
+            F.date_format("slot_time", "yyyy-MM-dd'T'HH:mm:ss'Z'"),
+        ).alias("seq"),  # fmt: skip
+        F.lit(SLOT).alias("kind"),
+        F.lit(None).cast("string").alias("event_type"),
+        F.lit(None).cast("string").alias("product_id"),
+        F.lit(False).alias("new_session"),
+        F.col("feed_cuid").alias("cuid"),
+        F.array().cast("array<string>").alias("items"),
+        F.array(F.col("campaign")).cast("array<int>").alias("triggers"),
+        F.array().cast("array<int>").alias("exits"),
+        F.lit(None).cast("decimal(18,4)").alias("price"),
+        F.lit(None).cast("string").alias("state"),
+    )
