@@ -1,6 +1,7 @@
 """Detection throughput against a floor measured in the same run on the same bronze table.
 
-Set-up (not timed): generate the synthetic shop, ``reconnect ingest`` every source and
+Set-up (not timed): generate the synthetic shop, ``reconnect ingest`` every source (events one
+landing file per micro-batch, so bronze commits follow event time) and
 ``reconnect feeds`` into a fresh lakehouse; load the demo campaigns (``conf/campaigns``).
 
 Floor: read the bronze events Delta table, group by ``user_id`` (count, max(event_time)) and write
@@ -24,6 +25,7 @@ import shutil
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,7 +35,7 @@ from reconnect.campaigns.loader import load_campaigns
 from reconnect.detect.job import run_detect
 from reconnect.feeds.jobs import run_feed_changes
 from reconnect.generate import GeneratorConfig, generate_shop
-from reconnect.ingest.streams import run_ingest
+from reconnect.ingest.streams import SOURCES, run_ingest
 from reconnect.runtime import build_spark_session
 from reconnect.settings import PROJECT_ROOT, Settings, SparkSettings
 from reconnect.tables import (
@@ -169,6 +171,28 @@ def per_batch(spark, settings: Settings) -> list[dict]:
     return out
 
 
+def files_per_trigger(table: str, batches: int) -> int:
+    """maxFilesPerTrigger giving about ``batches`` micro-batches that never split a commit.
+
+    A commit's files cover the same event-time slice; a trigger ending inside one would make
+    the rest of that commit late in the next micro-batch.
+    """
+    adds = []
+    for log in sorted(Path(table, "_delta_log").glob("*.json")):
+        n = sum(1 for line in log.read_text().splitlines() if line.startswith('{"add"'))
+        if n:
+            adds.append(n)
+    per_commit = max(adds)
+    if len(set(adds)) > 1:
+        print(f"warning: bronze commits add {sorted(set(adds))} files; batches may split one")
+    return per_commit * max(1, math.ceil(len(adds) / batches))
+
+
+def with_max_files(settings: Settings, k: int) -> Settings:
+    streaming = settings.streaming.model_copy(update={"max_files_per_trigger": k})
+    return settings.model_copy(update={"streaming": streaming})
+
+
 def timed_detect(spark, settings: Settings, campaigns, label: str) -> dict:
     reset_detection(spark, settings)
     pid = jvm_pid(spark)
@@ -219,11 +243,17 @@ def main() -> None:
     )
     try:
         t = time.monotonic()
-        generate_shop(
-            GeneratorConfig(events=args.events, days=args.days), Path(settings.paths.landing)
-        )
+        config = GeneratorConfig(events=args.events, days=args.days)
+        if args.batches > 1:
+            # At least K landing files, so the bronze commits below can be split in K.
+            per_file = min(config.events_per_file, math.ceil(args.events / args.batches))
+            config = replace(config, events_per_file=per_file)
+        generate_shop(config, Path(settings.paths.landing))
         spark = build_spark_session(settings)
-        run_ingest(spark, settings)
+        run_ingest(spark, settings, [s for s in SOURCES if s != "events"])
+        # Events one landing file per micro-batch: the landing files are in event-time order,
+        # so the bronze commits (and the files maxFilesPerTrigger hands to detect) are too.
+        run_ingest(spark, with_max_files(settings, 1), ["events"])
         run_feed_changes(spark, settings)
         campaigns = load_campaigns(Path(args.campaigns))
         print(f"set-up (generate, ingest, feeds) {time.monotonic() - t:.1f}s", flush=True)
@@ -255,12 +285,8 @@ def main() -> None:
         one = timed_detect(spark, settings, campaigns, "detect")
         many = None
         if args.batches > 1:
-            k = max(1, math.ceil(bronze_files / args.batches))
-            many_settings = settings.model_copy(
-                update={
-                    "streaming": settings.streaming.model_copy(update={"max_files_per_trigger": k})
-                }
-            )
+            k = files_per_trigger(BRONZE_EVENTS.location(settings), args.batches)
+            many_settings = with_max_files(settings, k)
             many = timed_detect(spark, many_settings, campaigns, f"detect max_files={k}")
             many["max_files_per_trigger"] = k
 

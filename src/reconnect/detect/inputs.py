@@ -476,7 +476,7 @@ def user_change_inputs(
 
 def slot_inputs(
     spark: SparkSession,
-    slots: Sequence[tuple[int, datetime]],
+    slots: Sequence[tuple[int, str, datetime]],
     feeds: Feeds,
     campaigns_by_index: dict[int, Campaign],
     until: datetime,
@@ -485,7 +485,7 @@ def slot_inputs(
     latest user sync at or before it who is in the audience."""
     if not slots or not feeds.user_syncs:
         return None
-    s = spark.createDataFrame(list(slots), "campaign INT, slot_time TIMESTAMP")
+    s = spark.createDataFrame(list(slots), "campaign INT, campaign_id STRING, slot_time TIMESTAMP")
     s = with_sync(s, "slot_time", feeds.user_syncs, until).where(F.col("as_of_sync").isNotNull())
     uv = user_values(feeds.users)
     s = s.join(uv, s["as_of_sync"] == uv["user_sync"])
@@ -501,7 +501,7 @@ def slot_inputs(
         micros(F.col("slot_time")).alias("time"),
         F.lit(RANKS[SLOT]).alias("rank"),
         F.concat(
-            F.lit("slot:"), F.col("campaign").cast("string"), F.lit("@"),
+            F.lit("slot:"), F.col("campaign_id"), F.lit("@"),
             F.date_format("slot_time", "yyyy-MM-dd'T'HH:mm:ss'Z'"),
         ).alias("seq"),  # fmt: skip
         F.lit(SLOT).alias("kind"),
