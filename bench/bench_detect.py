@@ -78,49 +78,59 @@ def jvm_peak_rss_mb(spark) -> int | None:
     return None
 
 
-class WorkerRss(threading.Thread):
-    """Samples the summed RSS of the JVM's descendants (the Python workers) every 0.5 s.
+class WorkerMemory(threading.Thread):
+    """Samples the summed PSS of the JVM's descendants (the Python workers) every 0.5 s.
 
-    The workers are not our children, so RUSAGE_CHILDREN does not see them; sampling can miss a
-    short peak, so this is a lower bound of the true peak.
+    The workers are not our children, so RUSAGE_CHILDREN does not see them. PSS, not RSS: the
+    workers are forked from one daemon and share pages, which a sum of RSS would count once per
+    worker. Sampling can miss a short peak, so this is a lower bound of the true peak.
     """
 
     def __init__(self, root_pid: int) -> None:
         super().__init__(daemon=True)
         self.root_pid = root_pid
         self.peak_kb = 0
+        self.peak_workers = 0
         self._halt = threading.Event()
 
-    def _sample(self) -> int:
+    def _descendants(self) -> list[int]:
         parent: dict[int, int] = {}
-        rss: dict[int, int] = {}
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
             try:
                 stat = Path(f"/proc/{entry}/stat").read_text()
-                fields = stat[stat.rfind(")") + 2 :].split()
-                parent[int(entry)] = int(fields[1])
-                rss[int(entry)] = int(fields[21]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+                parent[int(entry)] = int(stat[stat.rfind(")") + 2 :].split()[1])
             except (OSError, ValueError, IndexError):
                 continue
-        total, todo = 0, [self.root_pid]
+        found, todo = [], [self.root_pid]
         while todo:
             p = todo.pop()
-            for child, pp in parent.items():
-                if pp == p:
-                    total += rss.get(child, 0)
-                    todo.append(child)
-        return total
+            children = [c for c, pp in parent.items() if pp == p]
+            found += children
+            todo += children
+        return found
+
+    @staticmethod
+    def _pss_kb(pid: int) -> int:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+        except (OSError, ValueError):
+            pass
+        return 0
 
     def run(self) -> None:
         while not self._halt.wait(0.5):
-            self.peak_kb = max(self.peak_kb, self._sample())
+            pids = self._descendants()
+            self.peak_workers = max(self.peak_workers, len(pids))
+            self.peak_kb = max(self.peak_kb, sum(self._pss_kb(p) for p in pids))
 
-    def stop(self) -> int:
+    def stop(self) -> tuple[int, int]:
         self._halt.set()
         self.join()
-        return self.peak_kb // 1024
+        return self.peak_kb // 1024, self.peak_workers
 
 
 def reset_detection(spark, settings: Settings) -> None:
@@ -196,13 +206,13 @@ def with_max_files(settings: Settings, k: int) -> Settings:
 def timed_detect(spark, settings: Settings, campaigns, label: str) -> dict:
     reset_detection(spark, settings)
     pid = jvm_pid(spark)
-    sampler = WorkerRss(pid) if pid else None
+    sampler = WorkerMemory(pid) if pid else None
     if sampler:
         sampler.start()
     t = time.monotonic()
     summary = run_detect(spark, settings, campaigns)
     seconds = time.monotonic() - t
-    workers_mb = sampler.stop() if sampler else None
+    workers_mb, workers_n = sampler.stop() if sampler else (None, None)
     print(f"[{label}] {seconds:.1f}s\n{summary.describe()}", flush=True)
     state_rows, state_bytes, state_disk = delta_size(spark, SILVER_DETECT_STATE, settings)
     batches = per_batch(spark, settings)
@@ -218,7 +228,8 @@ def timed_detect(spark, settings: Settings, campaigns, label: str) -> dict:
         "state_bytes_on_disk": state_disk,
         "step_eligibility_rows": count(spark, GOLD_STEP_ELIGIBILITY, settings),
         "journeys_rows": count(spark, SILVER_JOURNEYS, settings),
-        "python_workers_peak_rss_mb": workers_mb,
+        "python_workers_peak_pss_mb": workers_mb,
+        "python_workers_peak_processes": workers_n,
         "per_batch": batches,
     }
 

@@ -94,6 +94,24 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_detect(args: argparse.Namespace) -> int:
+    """Detect campaign triggers: bronze events and silver feed changes -> journeys and messages."""
+    from reconnect.detect.job import run_detect
+
+    settings = _settings(args)
+    if args.continuous:
+        settings = settings.model_copy(
+            update={
+                "streaming": settings.streaming.model_copy(update={"trigger": "processing_time"})
+            }
+        )
+    # Bad campaign files stop here, before any job runs.
+    campaigns = _load_campaigns(Path(args.campaigns or settings.paths.campaigns))
+    summary = run_detect(_spark(settings), settings, campaigns)
+    print(summary.describe())
+    return EXIT_OK
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     """Write a deterministic synthetic shop into a landing folder."""
     from reconnect.generate import GeneratorConfig, generate_shop
@@ -165,6 +183,7 @@ def _load_campaigns(folder: Path) -> list[Campaign]:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate a small shop and run every stage that exists, printing what each table holds."""
+    from reconnect.detect.job import run_detect
     from reconnect.feeds.jobs import run_feed_changes
     from reconnect.generate import GeneratorConfig, generate_shop
     from reconnect.ingest.streams import run_ingest
@@ -178,7 +197,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # Bad campaign files stop the demo before any job runs, as they would stop detection.
     campaigns = _load_campaigns(Path(settings.paths.campaigns))
     print(f"== campaigns: {len(campaigns)} valid in {settings.paths.campaigns}")
-    print(f"== 1/3 generate: a synthetic shop of {args.events:,} event lines")
+    print(f"== 1/4 generate: a synthetic shop of {args.events:,} event lines")
     config = GeneratorConfig(seed=args.seed, events=args.events, days=args.days)
     summary = generate_shop(
         config, Path(settings.paths.landing), _progress("generate: event lines")
@@ -190,16 +209,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
         " malformed lines, "
         f"{summary.duplicates:,} duplicates"
     )
-    print("== 2/3 ingest: landing -> bronze Delta tables")
+    print("== 2/4 ingest: landing -> bronze Delta tables")
     spark = _spark(settings)
     started = time.monotonic()
     run_ingest(spark, settings)
     print(f"   done in {time.monotonic() - started:.0f}s")
-    print("== 3/3 feeds: changes between consecutive feed syncs -> silver")
+    print("== 3/4 feeds: changes between consecutive feed syncs -> silver")
     written = run_feed_changes(spark, settings)
     print("   " + ", ".join(f"silver.{t} {n:,} rows" for t, n in written.items()))
+    print("== 4/4 detect: triggers -> silver.journeys, gold.step_eligibility")
+    started = time.monotonic()
+    detected = run_detect(spark, settings, campaigns)
+    print(f"   done in {time.monotonic() - started:.0f}s")
     print("== summary")
     print("\n".join(bronze_summary(spark, settings) + silver_summary(spark, settings)))
+    print(detected.describe())
     return EXIT_OK
 
 
@@ -241,6 +265,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("feeds", help=cmd_feeds.__doc__, description=cmd_feeds.__doc__)
     _common(p)
     p.set_defaults(func=cmd_feeds)
+
+    p = sub.add_parser("detect", help=cmd_detect.__doc__, description=cmd_detect.__doc__)
+    _common(p)
+    p.add_argument("--campaigns", help="folder of campaign YAML files (default: paths.campaigns)")
+    p.add_argument(
+        "--continuous",
+        action="store_true",
+        help="keep running with the processing-time trigger (default: availableNow)",
+    )
+    p.set_defaults(func=cmd_detect)
 
     p = sub.add_parser("generate", help=cmd_generate.__doc__, description=cmd_generate.__doc__)
     _common(p)

@@ -144,7 +144,9 @@ def parse_interval(text: str) -> int:
     parts = text.split()
     unit = parts[1].removesuffix("s") if len(parts) == 2 else ""
     if len(parts) != 2 or not parts[0].isdigit() or unit not in _UNITS:
-        raise ValueError(f"expected '<n> seconds|minutes|hours|days', e.g. '10 minutes'; got {text!r}")
+        raise ValueError(
+            f"expected '<n> seconds|minutes|hours|days', e.g. '10 minutes'; got {text!r}"
+        )
     return int(parts[0]) * _UNITS[unit]
 
 

@@ -394,10 +394,7 @@ DETECT_PROGRESS = T.StructType(
         _f("batch_id", T.LongType(), False),
         _f("watermark", T.TimestampType()),
         _f("previous_watermark", T.TimestampType()),
-        *(
-            _f(n, T.LongType(), False)
-            for n in ("events_read", "events_applied", "late_events")
-        ),
+        *(_f(n, T.LongType(), False) for n in ("events_read", "events_applied", "late_events")),
         _f("feed_syncs", T.IntegerType(), False),
         _f("late_feed_syncs", T.IntegerType(), False),
         *(

@@ -124,7 +124,9 @@ def messages(spark: Any, settings: Settings) -> list[dict[str, Any]]:
 
     rows = spark.read.format("delta").load(GOLD_STEP_ELIGIBILITY.location(settings)).collect()
     out = [r.asDict(recursive=True) for r in rows]
-    return sorted(out, key=lambda r: (r["campaign_id"], r["user_key"], r["due_at"], r["step_number"]))
+    return sorted(
+        out, key=lambda r: (r["campaign_id"], r["user_key"], r["due_at"], r["step_number"])
+    )
 
 
 def journeys(spark: Any, settings: Settings) -> list[dict[str, Any]]:
@@ -132,4 +134,7 @@ def journeys(spark: Any, settings: Settings) -> list[dict[str, Any]]:
     from reconnect.tables import SILVER_JOURNEYS
 
     rows = spark.read.format("delta").load(SILVER_JOURNEYS.location(settings)).collect()
-    return sorted((r.asDict(recursive=True) for r in rows), key=lambda r: (r["campaign_id"], r["user_key"], r["trigger_time"]))
+    return sorted(
+        (r.asDict(recursive=True) for r in rows),
+        key=lambda r: (r["campaign_id"], r["user_key"], r["trigger_time"]),
+    )

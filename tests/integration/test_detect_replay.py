@@ -14,8 +14,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from helpers.lake import separate_lake
 
+from helpers.lake import separate_lake
 from reconnect.campaigns.loader import load_campaigns
 from reconnect.detect.job import run_detect
 from reconnect.feeds.jobs import run_feed_changes

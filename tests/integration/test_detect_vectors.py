@@ -11,6 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+
 from helpers.scenario import Scenario, messages, run_scenario, ts, vectors
 
 pytestmark = pytest.mark.spark
@@ -22,7 +23,10 @@ DETECTION_STATES = ("CANCELLED", "SUPERSEDED")
 def test_vector_up_to_detection(spark, lake, vector):
     # Rules: see each vector's `rules` (R-TYPE-*, R-STEP-1, R-EXIT-1, R-REL-1/2, R-TRIG-3/4...).
     run_scenario(spark, lake, Scenario.of_vector(vector))
-    got = {(m["campaign_id"], m["user_key"], m["step_number"], m["due_at"]): m for m in messages(spark, lake)}
+    got = {
+        (m["campaign_id"], m["user_key"], m["step_number"], m["due_at"]): m
+        for m in messages(spark, lake)
+    }
     want = {(e["campaign"], e["user"], e["step"], ts(e["due_at"])): e for e in vector["expected"]}
     assert sorted(got) == sorted(want), "exactly the expected messages exist"
     for key, e in want.items():

@@ -198,13 +198,22 @@ def test_r_prio_3_cancel_all_others_cancels_other_journeys_but_not_attribute_cha
 
 
 def test_r_step_1_each_step_is_due_its_wait_after_the_previous_one():
-    three = {**CART, "steps": [{"name": "a"}, {"name": "b", "wait": "1d"}, {"name": "c", "wait": "2d"}]}
+    three = {
+        **CART,
+        "steps": [{"name": "a"}, {"name": "b", "wait": "1d"}, {"name": "c", "wait": "2d"}],
+    }
     m = machine(three)
-    msgs, journeys, _ = run(m, [ev("2026-01-05T10:00:00Z", "a", "add_to_cart", m, product_id="P1", trig=["cart"])])
+    msgs, _journeys, _ = run(
+        m, [ev("2026-01-05T10:00:00Z", "a", "add_to_cart", m, product_id="P1", trig=["cart"])]
+    )
     assert sorted(k[2] for k in msgs) == [
         "2026-01-05T13:00:00Z", "2026-01-06T13:00:00Z", "2026-01-08T13:00:00Z"
     ]  # fmt: skip
-    assert [r.step_name for r in sorted(msgs.values(), key=lambda r: r.step_number)] == ["a", "b", "c"]
+    assert [r.step_name for r in sorted(msgs.values(), key=lambda r: r.step_number)] == [
+        "a",
+        "b",
+        "c",
+    ]
 
 
 def test_r_ab_1_variation_is_a_pure_function_of_campaign_and_user():
@@ -219,20 +228,34 @@ def test_r_ab_1_variation_is_a_pure_function_of_campaign_and_user():
     assert 0.28 < counts["x"] / 20_000 < 0.32
     assert bucket_of("cart", "u1") == bucket_of("cart", "u1")
     assert len({bucket_of(c, "u1") for c in ("a", "b", "c", "d", "e")}) > 1  # per campaign
-    first = run(m, [ev("2026-01-05T10:00:00Z", "a", "add_to_cart", m, product_id="P", trig=["cart"])])[0]
-    again = run(m, [ev("2026-02-05T10:00:00Z", "z", "add_to_cart", m, product_id="P", trig=["cart"])])[0]
+    first = run(
+        m, [ev("2026-01-05T10:00:00Z", "a", "add_to_cart", m, product_id="P", trig=["cart"])]
+    )[0]
+    again = run(
+        m, [ev("2026-02-05T10:00:00Z", "z", "add_to_cart", m, product_id="P", trig=["cart"])]
+    )[0]
     assert {r.variation_id for r in first.values()} == {r.variation_id for r in again.values()}
 
 
 def test_r_trig_3_schedule_dst_week_has_one_slot_a_day_at_local_hour():
     berlin = ZoneInfo("Europe/Berlin")
     everyday = tuple(range(7))
-    spring = [iso(s) for s in slots_between(t("2026-03-27T00:00:00Z"), t("2026-04-01T00:00:00Z"), everyday, 10, berlin)]
+    spring = [
+        iso(s)
+        for s in slots_between(
+            t("2026-03-27T00:00:00Z"), t("2026-04-01T00:00:00Z"), everyday, 10, berlin
+        )
+    ]
     assert spring == [
         "2026-03-27T09:00:00Z", "2026-03-28T09:00:00Z", "2026-03-29T08:00:00Z",
         "2026-03-30T08:00:00Z", "2026-03-31T08:00:00Z",
     ]  # fmt: skip
-    autumn = [iso(s) for s in slots_between(t("2026-10-23T00:00:00Z"), t("2026-10-28T00:00:00Z"), everyday, 2, berlin)]
+    autumn = [
+        iso(s)
+        for s in slots_between(
+            t("2026-10-23T00:00:00Z"), t("2026-10-28T00:00:00Z"), everyday, 2, berlin
+        )
+    ]
     assert autumn == [
         "2026-10-23T00:00:00Z", "2026-10-24T00:00:00Z", "2026-10-25T00:00:00Z",
         "2026-10-26T01:00:00Z", "2026-10-27T01:00:00Z",
@@ -241,15 +264,22 @@ def test_r_trig_3_schedule_dst_week_has_one_slot_a_day_at_local_hour():
     assert iso(next_slot(t("2026-03-28T23:30:00Z"), everyday, 2, berlin)) == "2026-03-29T01:00:00Z"
     # A detection at 23:30 UTC is already the next day in Berlin (vector V12).
     assert iso(next_slot(t("2026-03-28T23:30:00Z"), everyday, 10, berlin)) == "2026-03-29T08:00:00Z"
-    assert iso(next_slot(t("2026-03-28T23:30:00Z"), (0,), 10, ZoneInfo("UTC"))) == "2026-03-30T10:00:00Z"
+    assert (
+        iso(next_slot(t("2026-03-28T23:30:00Z"), (0,), 10, ZoneInfo("UTC")))
+        == "2026-03-30T10:00:00Z"
+    )
     # At the slot itself: that slot (at or after).
-    assert iso(next_slot(t("2026-01-03T10:00:00Z"), everyday, 10, ZoneInfo("UTC"))) == "2026-01-03T10:00:00Z"
+    assert (
+        iso(next_slot(t("2026-01-03T10:00:00Z"), everyday, 10, ZoneInfo("UTC")))
+        == "2026-01-03T10:00:00Z"
+    )
 
 
 def test_state_round_trips_through_json():
     m = machine(CART2, PRICE)
     _, _, state = run(m, [
-        ev("2026-01-05T10:00:00Z", "a", "add_to_cart", m, product_id="P1", price=Decimal("9.5"), trig=["cart"]),
+        ev("2026-01-05T10:00:00Z", "a", "add_to_cart", m, product_id="P1", price=Decimal("9.5"),
+           trig=["cart"]),
     ])  # fmt: skip
     again = UserState.from_json(state.to_json())
     assert again.to_json() == state.to_json()

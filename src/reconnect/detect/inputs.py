@@ -21,7 +21,12 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from reconnect.campaigns.conditions import Condition, attributes_map, compile_change, compile_condition
+from reconnect.campaigns.conditions import (
+    Condition,
+    attributes_map,
+    compile_change,
+    compile_condition,
+)
 from reconnect.campaigns.model import (
     Campaign,
     CartAbandonmentCampaign,
@@ -78,9 +83,9 @@ def indexes(flags: Sequence[tuple[int, Column]]) -> Column:
     """An ``array<int>`` of the indexes whose flag is true (never null)."""
     if not flags:
         return F.array().cast("array<int>")
-    return F.array_compact(
-        F.array(*[F.when(flag, F.lit(i)) for i, flag in flags])
-    ).cast("array<int>")
+    return F.array_compact(F.array(*[F.when(flag, F.lit(i)) for i, flag in flags])).cast(
+        "array<int>"
+    )
 
 
 def _intervals(spark: SparkSession, syncs: Sequence[datetime], until: datetime) -> DataFrame:
@@ -143,7 +148,7 @@ def _product_field(source: str) -> object:
     """A resolver for product conditions on events (``source='event'``) or feed rows."""
 
     def resolve(field: str) -> Column:
-        head, dot, key = field.partition(".")
+        _head, dot, key = field.partition(".")
         if dot:
             return F.try_element_at(F.col("product_attributes"), F.lit(key))
         if source == "event" and field in ("category", "price"):
@@ -217,8 +222,10 @@ def event_inputs(
     until: datetime,
     session_gap_seconds: int,
 ) -> DataFrame:
-    """Machine inputs of finalized events (one per relevant event, key ``user``), plus copies
-    keyed by cuid for the exits of cuid-keyed journeys.
+    """Machine inputs of finalized events, keyed by user (and by cuid for cuid-keyed exits).
+
+    One input per relevant event, plus copies keyed by the linked cuid for the exits of
+    journeys that follow a cuid.
 
     ``clock`` is ``(user_key, last_event_at, known_cuid)`` of users from before these events: a
     user's first event here starts a session when it comes ``session_gap`` or more after their
@@ -279,8 +286,9 @@ def event_inputs(
         "*",
         indexes(triggers).alias("triggers"),
         indexes(exits).alias("exits"),
-        (F.col("cuid").isNotNull() & F.col("known_cuid").eqNullSafe(F.col("cuid")).__invert__())
-        .alias("links_cuid"),
+        (
+            F.col("cuid").isNotNull() & F.col("known_cuid").eqNullSafe(F.col("cuid")).__invert__()
+        ).alias("links_cuid"),
     )
     relevant = (
         F.col("new_session")
@@ -335,7 +343,9 @@ def _with_user_attributes(
     df: DataFrame, cuid_col: str, time_col: str, feeds: Feeds, until: datetime
 ) -> DataFrame:
     """Add ``user_attributes``: the user's attributes in the latest user sync at ``time_col``."""
-    df = with_sync(df.withColumnRenamed("as_of_sync", "_product_sync"), time_col, feeds.user_syncs, until)
+    df = with_sync(
+        df.withColumnRenamed("as_of_sync", "_product_sync"), time_col, feeds.user_syncs, until
+    )
     uv = user_values(feeds.users)
     df = df.join(
         uv, (df["as_of_sync"] == uv["user_sync"]) & (df[cuid_col] == uv["feed_cuid"]), "left"
@@ -402,9 +412,11 @@ def product_change_inputs(
         micros(F.col("sync_time")).alias("time"),
         F.lit(RANKS[PRODUCT_CHANGE]).alias("rank"),
         F.concat(
-            F.lit("product:"), F.col("product_id"), F.lit("@"),
+            F.lit("product:"),
+            F.col("product_id"),
+            F.lit("@"),
             F.date_format("sync_time", "yyyy-MM-dd'T'HH:mm:ss'Z'"),
-        ).alias("seq"),  # fmt: skip
+        ).alias("seq"),
         F.lit(PRODUCT_CHANGE).alias("kind"),
         F.lit(None).cast("string").alias("event_type"),
         "product_id",
@@ -458,9 +470,11 @@ def user_change_inputs(
         micros(F.col("sync_time")).alias("time"),
         F.lit(RANKS[USER_CHANGE]).alias("rank"),
         F.concat(
-            F.lit("user:"), F.col("cuid"), F.lit("@"),
+            F.lit("user:"),
+            F.col("cuid"),
+            F.lit("@"),
             F.date_format("sync_time", "yyyy-MM-dd'T'HH:mm:ss'Z'"),
-        ).alias("seq"),  # fmt: skip
+        ).alias("seq"),
         F.lit(USER_CHANGE).alias("kind"),
         F.lit(None).cast("string").alias("event_type"),
         F.lit(None).cast("string").alias("product_id"),
@@ -481,8 +495,10 @@ def slot_inputs(
     campaigns_by_index: dict[int, Campaign],
     until: datetime,
 ) -> DataFrame | None:
-    """Inputs for scheduled campaigns (R-TYPE-SCHED): at each slot, every user (cuid) of the
-    latest user sync at or before it who is in the audience."""
+    """Inputs for scheduled campaigns (R-TYPE-SCHED), keyed by cuid.
+
+    At each slot, every user of the latest user sync at or before it who is in the audience.
+    """
     if not slots or not feeds.user_syncs:
         return None
     s = spark.createDataFrame(list(slots), "campaign INT, campaign_id STRING, slot_time TIMESTAMP")
@@ -501,9 +517,11 @@ def slot_inputs(
         micros(F.col("slot_time")).alias("time"),
         F.lit(RANKS[SLOT]).alias("rank"),
         F.concat(
-            F.lit("slot:"), F.col("campaign_id"), F.lit("@"),
+            F.lit("slot:"),
+            F.col("campaign_id"),
+            F.lit("@"),
             F.date_format("slot_time", "yyyy-MM-dd'T'HH:mm:ss'Z'"),
-        ).alias("seq"),  # fmt: skip
+        ).alias("seq"),
         F.lit(SLOT).alias("kind"),
         F.lit(None).cast("string").alias("event_type"),
         F.lit(None).cast("string").alias("product_id"),

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -33,7 +33,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
-from pyspark.sql.streaming import StreamingQuery
+from pyspark.sql.streaming.query import StreamingQuery
 
 from reconnect.campaigns.model import Campaign, ScheduledCampaign
 from reconnect.detect import inputs as I
@@ -228,7 +228,9 @@ def summarize(spark: SparkSession, settings: Settings) -> DetectSummary:
     )
 
 
-def _table(spark: SparkSession, settings: Settings, table: TableSpec, version: int | None = None) -> DataFrame:
+def _table(
+    spark: SparkSession, settings: Settings, table: TableSpec, version: int | None = None
+) -> DataFrame:
     reader = spark.read.format("delta")
     if version is not None:
         reader = reader.option("versionAsOf", version)
@@ -264,7 +266,20 @@ def detect_batch(spark: SparkSession, ctx: DetectContext, new: DataFrame, batch_
         candidates = [w for w in (w_prev, stats["t"] - lateness if stats["t"] else None) if w]
         w = max(candidates) if candidates else None
         if w is None:
-            _record(spark, settings, batch_id, None, None, int(stats["n"]), 0, 0, 0, 0, state_v, buffer_v)
+            _record(
+                spark,
+                settings,
+                batch_id,
+                None,
+                None,
+                int(stats["n"]),
+                0,
+                0,
+                0,
+                0,
+                state_v,
+                buffer_v,
+            )
             return
         _apply(spark, ctx, new, batch_id, int(stats["n"]), w_prev, w, state_v, buffer_v)
     finally:
@@ -364,7 +379,8 @@ def _apply(
         *[
             F.lit(None).cast(f.dataType).alias(f.name)
             for f in I.INPUT_SCHEMA.fields
-            if f.name not in ("key_kind", "user_key", "time", "rank", "seq", "kind", "cuid", "state")
+            if f.name
+            not in ("key_kind", "user_key", "time", "rank", "seq", "kind", "cuid", "state")
         ],
         "cuid",
         "state",
@@ -378,8 +394,8 @@ def _apply(
     slots_n = det.product_slots
     ttl = det.seconds("state_ttl") * 1_000_000
 
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        yield from run_partition(batches, plans, slots_n, ttl)
+    def run(batches: Iterable[pa.RecordBatch]) -> Iterable[pa.RecordBatch]:
+        yield from run_partition(iter(batches), plans, slots_n, ttl)
 
     out = ordered.mapInArrow(run, OUTPUT_SCHEMA).persist()
     try:
@@ -396,7 +412,13 @@ def _apply(
                 spark,
                 SILVER_LATE_EVENTS,
                 settings,
-                late.select("event_id", "event_time", "user_id", "event_type", F.lit(w_prev).cast("timestamp").alias("watermark")),
+                late.select(
+                    "event_id",
+                    "event_time",
+                    "user_id",
+                    "event_type",
+                    F.lit(w_prev).cast("timestamp").alias("watermark"),
+                ),
                 ("event_id",),
                 update_matched=False,
             )
@@ -492,18 +514,22 @@ def _inputs_of(batch: pa.RecordBatch) -> Iterator[tuple[str, str, Any]]:
         if kind[i] == "state":
             yield kk[i], uk[i], (cols["state"][i], cols["cuid"][i])
             continue
-        yield kk[i], uk[i], Input(
-            cols["time"][i],
-            cols["seq"][i],
-            kind[i],
-            cols["event_type"][i],
-            cols["product_id"][i],
-            bool(cols["new_session"][i]),
-            cols["cuid"][i],
-            tuple(cols["items"][i] or ()),
-            tuple(cols["triggers"][i] or ()),
-            tuple(cols["exits"][i] or ()),
-            cols["price"][i],
+        yield (
+            kk[i],
+            uk[i],
+            Input(
+                cols["time"][i],
+                cols["seq"][i],
+                kind[i],
+                cols["event_type"][i],
+                cols["product_id"][i],
+                bool(cols["new_session"][i]),
+                cols["cuid"][i],
+                tuple(cols["items"][i] or ()),
+                tuple(cols["triggers"][i] or ()),
+                tuple(cols["exits"][i] or ()),
+                cols["price"][i],
+            ),
         )
 
 
@@ -680,10 +706,19 @@ def _write_state(
     spark: SparkSession, settings: Settings, finalized: DataFrame, machine: DataFrame, w: datetime
 ) -> None:
     ttl = settings.detection.seconds("state_ttl")
-    clock = finalized.groupBy("user_id").agg(
-        F.max("event_time").alias("last_event_at"),
-        F.max_by("cuid", F.when(F.col("cuid").isNotNull(), F.col("event_time"))).alias("cuid"),
-    ).select(F.lit("user").alias("key_kind"), F.col("user_id").alias("user_key"), "last_event_at", "cuid")
+    clock = (
+        finalized.groupBy("user_id")
+        .agg(
+            F.max("event_time").alias("last_event_at"),
+            F.max_by("cuid", F.when(F.col("cuid").isNotNull(), F.col("event_time"))).alias("cuid"),
+        )
+        .select(
+            F.lit("user").alias("key_kind"),
+            F.col("user_id").alias("user_key"),
+            "last_event_at",
+            "cuid",
+        )
+    )
     m = machine.select(
         "key_kind",
         "user_key",
@@ -727,7 +762,9 @@ def _write_state(
                 "last_event_at": F.col("s.last_event_at"),
                 "state": F.col("s.state"),
                 "watched": F.col("s.watched"),
-                "expires_at": F.coalesce(expires_new, F.col("s.clock_expires"), F.col("s.m_expires")),
+                "expires_at": F.coalesce(
+                    expires_new, F.col("s.clock_expires"), F.col("s.m_expires")
+                ),
             }
         )
         .execute()
@@ -806,7 +843,9 @@ def _record_syncs(
     ]
     if not rows:
         return
-    df = spark.createDataFrame(rows, "feed string, sync_time timestamp, batch_id long, late boolean")
+    df = spark.createDataFrame(
+        rows, "feed string, sync_time timestamp, batch_id long, late boolean"
+    )
     sinks.merge_by_key(spark, SILVER_DETECT_FEED_SYNCS, settings, df, ("feed", "sync_time"), False)
 
 

@@ -214,7 +214,9 @@ class UserState:
             return cls()
         raw = json.loads(text)
         active = [Journey.from_json(j) for j in raw["a"]]
-        return cls(raw["c"], raw["v"], raw["w"], raw["d"], raw["p"], {j.campaign: j for j in active})
+        return cls(
+            raw["c"], raw["v"], raw["w"], raw["d"], raw["p"], {j.campaign: j for j in active}
+        )
 
     def watched_products(self) -> list[str]:
         """Products on the watch list (for finding the users a product-feed change concerns)."""
@@ -476,7 +478,9 @@ class _Run:
                 return None
             old = baseline
         horizon = x.time - plan.watch_window
-        entries = [d for d in self.s.drops.get(plan.id, []) if d[0] != x.product_id and d[1] >= horizon]
+        entries = [
+            d for d in self.s.drops.get(plan.id, []) if d[0] != x.product_id and d[1] >= horizon
+        ]
         entries.insert(0, [x.product_id, x.time, _dec(old), _dec(pct)])
         self.s.drops[plan.id] = entries[: self.m.slots]
         return [(d[0], _undec(d[2]), _undec(d[3])) for d in entries[: self.m.slots]]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -17,10 +18,10 @@ from reconnect.campaigns.model import (
     Campaign,
     CustomCampaign,
     PriceDropCampaign,
+    ProductAttributeChangeCampaign,
     ScheduledCampaign,
     SlotCampaign,
     WaitingCampaign,
-    WatchingCampaign,
 )
 from reconnect.detect.schedule import MICROS, next_slot
 
@@ -106,7 +107,7 @@ def bucket_of(campaign_id: str, identity: str) -> int:
 
 def _micros(delta: object) -> int:
     seconds = delta.total_seconds()  # type: ignore[attr-defined]
-    return int(round(seconds * MICROS))
+    return round(seconds * MICROS)
 
 
 def plan_campaign(index: int, campaign: Campaign) -> CampaignPlan:
@@ -133,7 +134,7 @@ def plan_campaign(index: int, campaign: Campaign) -> CampaignPlan:
         fields.update(
             weekdays=campaign.trigger.every.weekday_numbers(), hour=campaign.trigger.every.hour
         )
-    if isinstance(campaign, WatchingCampaign):
+    if isinstance(campaign, PriceDropCampaign | ProductAttributeChangeCampaign):
         fields.update(
             interaction=campaign.trigger.interaction,
             watch_window=_micros(campaign.watch_window),
