@@ -105,9 +105,8 @@ def bucket_of(campaign_id: str, identity: str) -> int:
     return int.from_bytes(digest[:8], "big") % BUCKETS
 
 
-def _micros(delta: object) -> int:
-    seconds = delta.total_seconds()  # type: ignore[attr-defined]
-    return round(seconds * MICROS)
+def _micros(delta: timedelta) -> int:
+    return round(delta.total_seconds() * MICROS)
 
 
 def plan_campaign(index: int, campaign: Campaign) -> CampaignPlan:
