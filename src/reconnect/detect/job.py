@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -399,13 +400,18 @@ def _apply(
 
     out = ordered.mapInArrow(run, OUTPUT_SCHEMA).persist()
     try:
-        counts = {r["out"]: int(r["count"]) for r in out.groupBy("out").count().collect()}
-        _write_messages(spark, settings, out.where(F.col("out") == "m"))
-        _write_journeys(spark, settings, out.where(F.col("out") == "j"))
-        _write_state(spark, settings, finalized, out.where(F.col("out") == "s"), w)
-        remaining.select(*EVENTS.fieldNames()).write.format("delta").mode("overwrite").save(
-            SILVER_DETECT_BUFFER.location(settings)
-        )
+        with _phase("inputs and machine"):
+            counts = {r["out"]: int(r["count"]) for r in out.groupBy("out").count().collect()}
+        with _phase("messages"):
+            _write_messages(spark, settings, out.where(F.col("out") == "m"), feeds, w_prev, w)
+        with _phase("journeys"):
+            _write_journeys(spark, settings, out.where(F.col("out") == "j"))
+        with _phase("state"):
+            _write_state(spark, settings, finalized, out.where(F.col("out") == "s"), w)
+        with _phase("buffer"):
+            remaining.select(*EVENTS.fieldNames()).write.format("delta").mode("overwrite").save(
+                SILVER_DETECT_BUFFER.location(settings)
+            )
         late_n = late.count()
         if late_n:
             sinks.merge_by_key(
@@ -422,7 +428,6 @@ def _apply(
                 ("event_id",),
                 update_matched=False,
             )
-        _resolve_payloads(spark, settings, feeds, w_prev, w)
         _record_syncs(spark, settings, batch_id, product_syncs, user_syncs, late_syncs)
         n_final = finalized.count()
         _record(
@@ -447,6 +452,14 @@ def _apply(
         out.unpersist()
         finalized.unpersist()
         state.unpersist()
+
+
+@contextmanager
+def _phase(name: str) -> Iterator[None]:
+    """Log how long one phase of a micro-batch took (``reconnect -v``)."""
+    started = time.monotonic()
+    yield
+    log.info("detect:   %s %.1fs", name, time.monotonic() - started)
 
 
 def _feeds(spark: SparkSession, settings: Settings, w: datetime) -> I.Feeds:
@@ -642,7 +655,14 @@ def _who(out: DataFrame) -> list[Any]:
     ]
 
 
-def _write_messages(spark: SparkSession, settings: Settings, out: DataFrame) -> None:
+def _write_messages(
+    spark: SparkSession,
+    settings: Settings,
+    out: DataFrame,
+    feeds: I.Feeds,
+    w_prev: datetime | None,
+    w: datetime,
+) -> None:
     payload = F.transform(
         "products",
         lambda p, i: F.struct(
@@ -674,10 +694,12 @@ def _write_messages(spark: SparkSession, settings: Settings, out: DataFrame) -> 
         payload.alias("payload"),
         F.lit(None).cast("timestamp").alias("payload_as_of"),
     )
+    rows = _with_due_payloads(
+        spark, settings, rows.select(*STEP_ELIGIBILITY.fieldNames()), feeds, w_prev, w
+    )
     sinks.merge_by_key(
-        spark, GOLD_STEP_ELIGIBILITY, settings, rows.select(*STEP_ELIGIBILITY.fieldNames()),
-        ("message_id",), update_matched=True,
-    )  # fmt: skip
+        spark, GOLD_STEP_ELIGIBILITY, settings, rows, ("message_id",), update_matched=True
+    )
 
 
 def _write_journeys(spark: SparkSession, settings: Settings, out: DataFrame) -> None:
@@ -772,61 +794,69 @@ def _write_state(
     table.delete(F.col("expires_at") < F.lit(w).cast("timestamp"))
 
 
-def _resolve_payloads(
-    spark: SparkSession, settings: Settings, feeds: I.Feeds, w_prev: datetime | None, w: datetime
-) -> None:
-    """The feed values of the products of messages that became due (R-REL-2, R-SEND-3)."""
-    due = _table(spark, settings, GOLD_STEP_ELIGIBILITY).where(
-        (F.col("state") == "PENDING")
-        & F.col("payload_as_of").isNull()
-        & (F.col("due_at") < F.lit(w).cast("timestamp"))
-        & (F.size("payload") > 0)
+def _with_due_payloads(
+    spark: SparkSession,
+    settings: Settings,
+    changed: DataFrame,
+    feeds: I.Feeds,
+    w_prev: datetime | None,
+    w: datetime,
+) -> DataFrame:
+    """Changed messages plus those that became due, the due ones settled (R-REL-2, R-SEND-3).
+
+    A PENDING message whose due time is behind ``w`` gets its products' feed values as of its due
+    time, and ``payload_as_of = due_at``. Messages stored earlier that became due without
+    changing in this batch are read back and settled in the same MERGE.
+    """
+    w_lit = F.lit(w).cast("timestamp")
+    waiting = _table(spark, settings, GOLD_STEP_ELIGIBILITY).where(
+        (F.col("state") == "PENDING") & F.col("payload_as_of").isNull() & (F.col("due_at") < w_lit)
     )
     if w_prev is not None:
-        due = due.where(F.col("due_at") >= F.lit(w_prev).cast("timestamp"))
-    slots = due.select("message_id", "due_at", F.explode("payload").alias("p")).select(
-        "message_id", "due_at", "p.*"
+        waiting = waiting.where(F.col("due_at") >= F.lit(w_prev).cast("timestamp"))
+    rows = changed.unionByName(
+        waiting.join(changed.select("message_id"), "message_id", "left_anti")
+    )
+    due = (F.col("state") == "PENDING") & (F.col("due_at") < w_lit)
+    slots = (
+        rows.where(due & (F.size("payload") > 0))
+        .select("message_id", "due_at", F.explode("payload").alias("p"))
+        .select("message_id", "due_at", "p.slot", "p.product_id", "p.old_price", "p.drop_percent")
     )
     slots = I.with_sync(slots, "due_at", feeds.product_syncs, w)
     snap = feeds.products.select(
         F.col("sync_time").alias("as_of_sync"),
         "product_id",
-        F.col("name").alias("f_name"),
-        F.col("image_url").alias("f_image_url"),
-        F.col("url").alias("f_url"),
-        F.col("price").alias("f_price"),
+        "name",
+        "image_url",
+        "url",
+        "price",
     )
-    filled = slots.join(snap, ["as_of_sync", "product_id"], "left").select(
-        "message_id",
-        "due_at",
-        F.struct(
-            "slot",
-            "product_id",
-            F.col("f_name").alias("name"),
-            F.col("f_image_url").alias("image_url"),
-            F.col("f_url").alias("url"),
-            F.col("f_price").alias("price"),
-            "old_price",
-            "drop_percent",
-        ).alias("p"),
+    filled = (
+        slots.join(snap, ["as_of_sync", "product_id"], "left")
+        .groupBy("message_id")
+        .agg(
+            F.array_sort(
+                F.collect_list(
+                    F.struct(
+                        "slot",
+                        "product_id",
+                        "name",
+                        "image_url",
+                        "url",
+                        "price",
+                        "old_price",
+                        "drop_percent",
+                    )
+                )
+            ).alias("filled")
+        )
     )
-    per_message = filled.groupBy("message_id", "due_at").agg(
-        F.array_sort(F.collect_list("p")).alias("payload")
-    )
-    (
-        DeltaTable.forPath(spark, GOLD_STEP_ELIGIBILITY.location(settings))
-        .alias("t")
-        .merge(per_message.alias("s"), "t.message_id = s.message_id")
-        .whenMatchedUpdate(set={"payload": F.col("s.payload"), "payload_as_of": F.col("s.due_at")})
-        .execute()
-    )
-    # Messages with no products are final as they are.
-    DeltaTable.forPath(spark, GOLD_STEP_ELIGIBILITY.location(settings)).update(
-        (F.col("state") == "PENDING")
-        & F.col("payload_as_of").isNull()
-        & (F.size("payload") == 0)
-        & (F.col("due_at") < F.lit(w).cast("timestamp")),
-        {"payload_as_of": F.col("due_at")},
+    return (
+        rows.join(filled, "message_id", "left")
+        .withColumn("payload", F.coalesce("filled", "payload"))
+        .withColumn("payload_as_of", F.when(due, F.col("due_at")))
+        .select(*STEP_ELIGIBILITY.fieldNames())
     )
 
 
