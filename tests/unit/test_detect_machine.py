@@ -284,3 +284,18 @@ def test_state_round_trips_through_json():
     again = UserState.from_json(state.to_json())
     assert again.to_json() == state.to_json()
     assert again.watched_products() == ["P1"]
+
+
+def test_feed_triggered_journeys_are_addressed_to_the_linked_cuid():
+    m = machine(PRICE)
+    msgs, _, _ = run(m, [
+        ev("2026-01-01T12:00:00Z", "a", "add_to_cart", m, product_id="P1", price=Decimal("100"),
+           cuid="c1"),
+        change("2026-01-03T00:00:00Z", "P1", "80", m),
+    ])  # fmt: skip
+    assert [r.cuid for r in msgs.values()] == ["c1"]
+    state = UserState()
+    state.cuid = "c9"  # linked in an earlier batch (the state table's cuid column)
+    add = ev("2026-01-01T12:00:00Z", "a", "add_to_cart", m, product_id="P1", price=Decimal("100"))
+    msgs, _, _ = run(m, [add, change("2026-01-03T00:00:00Z", "P1", "80", m)], state)
+    assert [r.cuid for r in msgs.values()] == ["c9"]

@@ -282,13 +282,16 @@ def event_inputs(
         e = _with_user_attributes(e, "cuid_known", "event_time", feeds, until)
     watch_kinds = sorted({p.interaction for p in plans if p.interaction})
     et = F.col("event_type")
+    # The first event that links the user to a (new) cuid: the machine needs it so that later
+    # inputs of the batch (a feed change, say) know whom to address.
+    linked_before = F.coalesce(F.lag("cuid_known").over(w), F.col("known_cuid"))
     e = e.select(
         "*",
         indexes(triggers).alias("triggers"),
         indexes(exits).alias("exits"),
-        (
-            F.col("cuid").isNotNull() & F.col("known_cuid").eqNullSafe(F.col("cuid")).__invert__()
-        ).alias("links_cuid"),
+        (F.col("cuid_known").isNotNull() & ~F.col("cuid_known").eqNullSafe(linked_before)).alias(
+            "links_cuid"
+        ),
     )
     relevant = (
         F.col("new_session")

@@ -554,12 +554,14 @@ def run_partition(
     rows: list[tuple[Any, ...]] = []
     current: tuple[str, str] | None = None
     state_json: str | None = None
+    cuid: str | None = None
     pending: list[Input] = []
 
     def flush() -> None:
         if current is None or not pending:
             return
         state = UserState.from_json(state_json)
+        state.cuid = cuid
         messages, journeys, last = machine.run(current[0], current[1], state, pending)
         rows.extend(_message_out(m) for m in messages)
         rows.extend(_journey_out(j) for j in journeys)
@@ -569,11 +571,11 @@ def run_partition(
         for kk, uk, item in _inputs_of(batch):
             if (kk, uk) != current:
                 flush()
-                current, state_json, pending = (kk, uk), None, []
+                current, state_json, cuid, pending = (kk, uk), None, None, []
             if isinstance(item, Input):
                 pending.append(item)
             else:
-                state_json = item[0]
+                state_json, cuid = item
         if len(rows) >= 10_000:
             yield _to_arrow(rows)
             rows = []

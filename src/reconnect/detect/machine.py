@@ -186,6 +186,7 @@ class UserState:
     drops: dict[str, list[list[Any]]] = field(default_factory=dict)  # campaign -> [[p, at, old, %]]
     last_purchase: int | None = None
     active: dict[str, Journey] = field(default_factory=dict)  # campaign id -> journey
+    cuid: str | None = None  # the person the user is linked to (kept in its own state column)
 
     def is_empty(self) -> bool:
         """Nothing worth keeping."""
@@ -271,6 +272,8 @@ class _Run:
         self.journeys: dict[str, JourneyRow] = {}
 
     def apply(self, x: Input) -> None:
+        if x.cuid is not None:
+            self.s.cuid = x.cuid
         self._freeze(x.time)
         if x.kind == EVENT:
             self._exits(x)
@@ -426,7 +429,7 @@ class _Run:
             mid = message_id(plan.id, v.id, step.number, self.key_kind, self.user_key, jid)
             remaining.append([step.number, due, mid])
         j = Journey(
-            jid, plan.id, v.id, x.time, x.seq, x.cuid, products, remaining,
+            jid, plan.id, v.id, x.time, x.seq, x.cuid or self.s.cuid, products, remaining,
             remaining[0][1], remaining[-1][1],
         )  # fmt: skip
         self.s.active[plan.id] = j
