@@ -40,25 +40,13 @@ from reconnect.runtime import build_spark_session
 from reconnect.settings import PROJECT_ROOT, Settings, SparkSettings
 from reconnect.tables import (
     BRONZE_EVENTS,
+    DETECT_TABLES,
     GOLD_STEP_ELIGIBILITY,
-    SILVER_DETECT_BUFFER,
-    SILVER_DETECT_FEED_SYNCS,
     SILVER_DETECT_PROGRESS,
     SILVER_DETECT_STATE,
     SILVER_JOURNEYS,
-    SILVER_LATE_EVENTS,
     TableSpec,
     ensure_tables,
-)
-
-DETECT_TABLES = (
-    SILVER_JOURNEYS,
-    GOLD_STEP_ELIGIBILITY,
-    SILVER_DETECT_STATE,
-    SILVER_DETECT_BUFFER,
-    SILVER_LATE_EVENTS,
-    SILVER_DETECT_PROGRESS,
-    SILVER_DETECT_FEED_SYNCS,
 )
 
 

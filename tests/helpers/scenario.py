@@ -128,13 +128,3 @@ def messages(spark: Any, settings: Settings) -> list[dict[str, Any]]:
         out, key=lambda r: (r["campaign_id"], r["user_key"], r["due_at"], r["step_number"])
     )
 
-
-def journeys(spark: Any, settings: Settings) -> list[dict[str, Any]]:
-    """Journey rows as dicts."""
-    from reconnect.tables import SILVER_JOURNEYS
-
-    rows = spark.read.format("delta").load(SILVER_JOURNEYS.location(settings)).collect()
-    return sorted(
-        (r.asDict(recursive=True) for r in rows),
-        key=lambda r: (r["campaign_id"], r["user_key"], r["trigger_time"]),
-    )

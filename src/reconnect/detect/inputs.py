@@ -64,6 +64,37 @@ INPUT_SCHEMA = T.StructType(
 )
 
 
+def as_inputs(df: DataFrame, kind: str, **columns: Column | str) -> DataFrame:
+    """``df`` as machine inputs of ``kind``: the named columns, every other input column empty.
+
+    Empty means null, ``false`` for ``new_session`` and an empty array for the list columns, and
+    ``rank`` follows the kind (feed changes and slots before events at the same instant).
+    """
+    defaults: dict[str, Column] = {
+        "rank": F.lit(RANKS.get(kind, -1)),
+        "kind": F.lit(kind),
+        "new_session": F.lit(False),
+        "items": F.array(),
+        "triggers": F.array(),
+        "exits": F.array(),
+    }
+    cols = []
+    for f in INPUT_SCHEMA.fields:
+        given = columns.get(f.name)
+        c = F.col(given) if isinstance(given, str) else given
+        if c is None:
+            c = defaults.get(f.name, F.lit(None))
+        cols.append(c.cast(f.dataType).alias(f.name))
+    return df.select(*cols)
+
+
+def _sync_id(prefix: str, key: str, at: str) -> Column:
+    """A feed change's or slot's id, e.g. ``product:P1@2026-01-03T00:00:00Z``."""
+    return F.concat(
+        F.lit(prefix), F.col(key), F.lit("@"), F.date_format(at, "yyyy-MM-dd'T'HH:mm:ss'Z'")
+    )
+
+
 @dataclass(frozen=True)
 class Feeds:
     """The feed snapshots detection looks values up in, and their sync times (sorted)."""
@@ -176,10 +207,6 @@ def _product_ok(cond: Condition | None, source: str) -> Column:
     return compile_condition(cond, _product_field(source))  # type: ignore[arg-type]
 
 
-def _event_condition(c: Condition) -> Column:
-    return compile_condition(c)
-
-
 def trigger_flag(campaign: Campaign) -> Column | None:
     """The event-trigger condition of an event-triggered campaign, without the audience."""
     et = F.col("event_type")
@@ -193,7 +220,7 @@ def trigger_flag(campaign: Campaign) -> Column | None:
         if t.event_name is not None:
             flag = flag & (F.col("event_name") == t.event_name)
         if t.where is not None:
-            flag = flag & _event_condition(t.where)
+            flag = flag & compile_condition(t.where)
         return F.coalesce(flag, F.lit(False))
     return None
 
@@ -203,7 +230,7 @@ def exit_flag(campaign: Campaign) -> Column | None:
     conditions = [r for r in campaign.dont_send_if if not isinstance(r, str)]
     if not conditions:
         return None
-    return F.coalesce(reduce(lambda a, b: a | b, map(_event_condition, conditions)), F.lit(False))
+    return F.coalesce(reduce(lambda a, b: a | b, map(compile_condition, conditions)), F.lit(False))
 
 
 def _needs_product_values(campaigns: Sequence[Campaign], plans: Sequence[CampaignPlan]) -> bool:
@@ -307,22 +334,21 @@ def event_inputs(
         .when(et == "sync_cart", F.transform("cart", lambda i: i["product_id"]))
         .otherwise(F.array().cast("array<string>"))
     )
-    base = e.where(relevant).select(
-        F.lit("user").alias("key_kind"),
-        F.col("user_id").alias("user_key"),
-        micros(F.col("event_time")).alias("time"),
-        F.lit(RANKS[EVENT]).alias("rank"),
-        F.col("event_id").alias("seq"),
-        F.lit(EVENT).alias("kind"),
-        "event_type",
-        "product_id",
-        "new_session",
-        F.col("cuid_known").alias("cuid"),
-        F.coalesce(items, F.array().cast("array<string>")).alias("items"),
-        "triggers",
-        "exits",
-        F.col("feed_price").cast("decimal(18,4)").alias("price"),
-        F.lit(None).cast("string").alias("state"),
+    base = as_inputs(
+        e.where(relevant),
+        EVENT,
+        key_kind=F.lit("user"),
+        user_key="user_id",
+        time=micros(F.col("event_time")),
+        seq="event_id",
+        event_type="event_type",
+        product_id="product_id",
+        new_session="new_session",
+        cuid="cuid_known",
+        items=F.coalesce(items, F.array()),
+        triggers="triggers",
+        exits="exits",
+        price="feed_price",
     )
     cuid_plans = [p for p in plans if p.key_kind == "cuid" and (p.exits or _has(exits, p.index))]
     if not cuid_plans:
@@ -409,27 +435,16 @@ def product_change_inputs(
         .where(F.size("triggers") > 0)
     )
     joined = per_change.join(watchers, "product_id")
-    return joined.select(
-        F.lit("user").alias("key_kind"),
-        "user_key",
-        micros(F.col("sync_time")).alias("time"),
-        F.lit(RANKS[PRODUCT_CHANGE]).alias("rank"),
-        F.concat(
-            F.lit("product:"),
-            F.col("product_id"),
-            F.lit("@"),
-            F.date_format("sync_time", "yyyy-MM-dd'T'HH:mm:ss'Z'"),
-        ).alias("seq"),
-        F.lit(PRODUCT_CHANGE).alias("kind"),
-        F.lit(None).cast("string").alias("event_type"),
-        "product_id",
-        F.lit(False).alias("new_session"),
-        F.lit(None).cast("string").alias("cuid"),
-        F.array().cast("array<string>").alias("items"),
-        F.col("triggers").cast("array<int>").alias("triggers"),
-        F.array().cast("array<int>").alias("exits"),
-        F.col("price").cast("decimal(18,4)").alias("price"),
-        F.lit(None).cast("string").alias("state"),
+    return as_inputs(
+        joined,
+        PRODUCT_CHANGE,
+        key_kind=F.lit("user"),
+        user_key="user_key",
+        time=micros(F.col("sync_time")),
+        seq=_sync_id("product:", "product_id", "sync_time"),
+        product_id="product_id",
+        triggers="triggers",
+        price="price",
     )
 
 
@@ -467,27 +482,15 @@ def user_change_inputs(
         .agg(F.array_sort(F.array_distinct(F.flatten(F.collect_list("t")))).alias("triggers"))
         .where(F.size("triggers") > 0)
     )
-    return per_user.select(
-        F.lit("cuid").alias("key_kind"),
-        F.col("cuid").alias("user_key"),
-        micros(F.col("sync_time")).alias("time"),
-        F.lit(RANKS[USER_CHANGE]).alias("rank"),
-        F.concat(
-            F.lit("user:"),
-            F.col("cuid"),
-            F.lit("@"),
-            F.date_format("sync_time", "yyyy-MM-dd'T'HH:mm:ss'Z'"),
-        ).alias("seq"),
-        F.lit(USER_CHANGE).alias("kind"),
-        F.lit(None).cast("string").alias("event_type"),
-        F.lit(None).cast("string").alias("product_id"),
-        F.lit(False).alias("new_session"),
-        "cuid",
-        F.array().cast("array<string>").alias("items"),
-        F.col("triggers").cast("array<int>").alias("triggers"),
-        F.array().cast("array<int>").alias("exits"),
-        F.lit(None).cast("decimal(18,4)").alias("price"),
-        F.lit(None).cast("string").alias("state"),
+    return as_inputs(
+        per_user,
+        USER_CHANGE,
+        key_kind=F.lit("cuid"),
+        user_key="cuid",
+        time=micros(F.col("sync_time")),
+        seq=_sync_id("user:", "cuid", "sync_time"),
+        cuid="cuid",
+        triggers="triggers",
     )
 
 
@@ -513,26 +516,13 @@ def slot_inputs(
         campaigns_by_index.items(),
         F.when(F.lit(False), F.lit(False)),
     ).otherwise(F.lit(False))
-    s = s.where(ok)
-    return s.select(
-        F.lit("cuid").alias("key_kind"),
-        F.col("feed_cuid").alias("user_key"),
-        micros(F.col("slot_time")).alias("time"),
-        F.lit(RANKS[SLOT]).alias("rank"),
-        F.concat(
-            F.lit("slot:"),
-            F.col("campaign_id"),
-            F.lit("@"),
-            F.date_format("slot_time", "yyyy-MM-dd'T'HH:mm:ss'Z'"),
-        ).alias("seq"),
-        F.lit(SLOT).alias("kind"),
-        F.lit(None).cast("string").alias("event_type"),
-        F.lit(None).cast("string").alias("product_id"),
-        F.lit(False).alias("new_session"),
-        F.col("feed_cuid").alias("cuid"),
-        F.array().cast("array<string>").alias("items"),
-        F.array(F.col("campaign")).cast("array<int>").alias("triggers"),
-        F.array().cast("array<int>").alias("exits"),
-        F.lit(None).cast("decimal(18,4)").alias("price"),
-        F.lit(None).cast("string").alias("state"),
+    return as_inputs(
+        s.where(ok),
+        SLOT,
+        key_kind=F.lit("cuid"),
+        user_key="feed_cuid",
+        time=micros(F.col("slot_time")),
+        seq=_sync_id("slot:", "campaign_id", "slot_time"),
+        cuid="feed_cuid",
+        triggers=F.array(F.col("campaign")),
     )

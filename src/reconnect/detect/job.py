@@ -42,6 +42,7 @@ from reconnect.detect.machine import Input, Machine, UserState
 from reconnect.detect.plan import CampaignPlan, active_campaigns, plan_campaigns
 from reconnect.detect.schedule import slots_between, to_micros
 from reconnect.ingest import sinks
+from reconnect.ingest.streams import with_trigger
 from reconnect.settings import Settings
 from reconnect.tables import (
     BRONZE_EVENTS,
@@ -182,11 +183,7 @@ def start_detect_query(
         .foreachBatch(batch)
         .option("checkpointLocation", f"{settings.paths.checkpoints.rstrip('/')}/detect")
     )
-    if settings.streaming.trigger == "available_now":
-        writer = writer.trigger(availableNow=True)
-    else:
-        writer = writer.trigger(processingTime=settings.streaming.processing_time)
-    return writer.start()
+    return with_trigger(writer, settings).start()
 
 
 def run_detect(
@@ -370,21 +367,15 @@ def _apply(
     for part in parts[1:]:
         inputs = inputs.unionByName(part)
     keys = inputs.select("key_kind", "user_key").distinct()
-    state_rows = state.join(keys, ["key_kind", "user_key"], "left_semi").select(
-        "key_kind",
-        "user_key",
-        F.lit(-(2**62)).cast("long").alias("time"),
-        F.lit(-1).alias("rank"),
-        F.lit("").alias("seq"),
-        F.lit("state").alias("kind"),
-        *[
-            F.lit(None).cast(f.dataType).alias(f.name)
-            for f in I.INPUT_SCHEMA.fields
-            if f.name
-            not in ("key_kind", "user_key", "time", "rank", "seq", "kind", "cuid", "state")
-        ],
-        "cuid",
+    state_rows = I.as_inputs(
+        state.join(keys, ["key_kind", "user_key"], "left_semi"),
         "state",
+        key_kind="key_kind",
+        user_key="user_key",
+        time=F.lit(-(2**62)),  # before every input of the key
+        seq=F.lit(""),
+        cuid="cuid",
+        state="state",
     )
     all_inputs = inputs.unionByName(state_rows)
     n_parts = max(1, settings.spark.shuffle_partitions)

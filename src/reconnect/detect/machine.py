@@ -489,19 +489,6 @@ class _Run:
         return [(d[0], _undec(d[2]), _undec(d[3])) for d in entries[: self.m.slots]]
 
 
-def run_key(
-    machine: Machine,
-    key_kind: str,
-    user_key: str,
-    state_json: str | None,
-    inputs: Iterable[Input],
-) -> tuple[list[MessageRow], list[JourneyRow], UserState, int]:
-    """Load a key's state, apply its inputs, return rows, the new state and the last input time."""
-    state = UserState.from_json(state_json)
-    messages, journeys, last = machine.run(key_kind, user_key, state, inputs)
-    return messages, journeys, state, last
-
-
 def sorted_inputs(inputs: Iterable[Input]) -> Iterator[Input]:
     """Inputs in processing order (tests build them in any order)."""
     return iter(sorted(inputs, key=Input.order))

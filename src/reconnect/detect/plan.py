@@ -28,13 +28,6 @@ from reconnect.detect.schedule import MICROS, next_slot
 # Journeys of these types belong to a person known by cuid (the user feed, R-TYPE-UATTR,
 # R-TYPE-SCHED); the others to the clickstream's user_id.
 CUID_KEYED_TYPES = ("user_attribute_change", "scheduled")
-# Types whose payload is a list of products; an empty one is not sent (R-REL-2, EMPTY_PAYLOAD).
-PRODUCT_PAYLOAD_TYPES = (
-    "cart_abandonment",
-    "product_view",
-    "price_drop",
-    "product_attribute_change",
-)
 
 
 @dataclass(frozen=True)
@@ -168,7 +161,6 @@ def plan_campaigns(campaigns: Sequence[Campaign]) -> tuple[CampaignPlan, ...]:
 
 __all__ = [
     "CUID_KEYED_TYPES",
-    "PRODUCT_PAYLOAD_TYPES",
     "CampaignPlan",
     "StepPlan",
     "VariationPlan",

@@ -19,6 +19,7 @@ from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.streaming.query import StreamingQuery
+from pyspark.sql.streaming.readwriter import DataStreamWriter
 
 from reconnect.ingest import feeds, sinks
 from reconnect.ingest.events import keep_first_per_event_id, parse_event_lines, valid_events
@@ -399,11 +400,14 @@ def start_ingest_query(spark: SparkSession, settings: Settings, source: Source) 
             "checkpointLocation", f"{settings.paths.checkpoints.rstrip('/')}/ingest/{source.name}"
         )
     )
+    return with_trigger(writer, settings).start()
+
+
+def with_trigger(writer: DataStreamWriter, settings: Settings) -> DataStreamWriter:
+    """The configured trigger: availableNow (process what is there and stop) or processing time."""
     if settings.streaming.trigger == "available_now":
-        writer = writer.trigger(availableNow=True)
-    else:
-        writer = writer.trigger(processingTime=settings.streaming.processing_time)
-    return writer.start()
+        return writer.trigger(availableNow=True)
+    return writer.trigger(processingTime=settings.streaming.processing_time)
 
 
 def run_ingest(
