@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONF_DIR = PROJECT_ROOT / "conf"
@@ -136,6 +143,127 @@ class DetectionSettings(_Strict):
         return parse_interval(getattr(self, name))
 
 
+CHANNEL_NAMES = ("email", "sms", "web_push", "app_push")  # R-CHAN-1
+DEFAULT_PRIORITY_ORDER = (  # R-PRIO-1, highest first
+    "user_attribute_change",
+    "custom_cancel_all_others",
+    "cart_abandonment",
+    "price_drop",
+    "product_attribute_change",
+    "product_view",
+    "custom",
+    "scheduled",
+)
+
+
+class QuietHours(_Strict):
+    """R-QUIET-1: no sends from ``start`` to ``end`` (local time of the user, HH:MM)."""
+
+    start: str
+    end: str
+
+    @field_validator("start", "end")
+    @classmethod
+    def _clock(cls, v: str) -> str:
+        parts = v.split(":")
+        if (
+            len(parts) != 2
+            or not all(p.isdigit() and len(p) == 2 for p in parts)
+            or int(parts[0]) > 23
+            or int(parts[1]) > 59
+        ):
+            raise ValueError(f"expected a time of day HH:MM, e.g. '21:00'; got {v!r}")
+        return v
+
+    def minutes(self, name: str) -> int:
+        """``start`` or ``end`` in minutes after midnight."""
+        hh, mm = getattr(self, name).split(":")
+        return int(hh) * 60 + int(mm)
+
+
+class ProviderSettings(_Strict):
+    """How one channel's messages leave the system (R-SEND-3; docs/sending.md).
+
+    Secrets are never written here: ``token_env`` names the environment variable that holds the
+    webhook's bearer token, and ``url_env`` may name one that holds its URL.
+    """
+
+    kind: Literal["file", "webhook", "console"] = "file"
+    folder: str = Field(
+        default="outbox", description="file: folder for JSON Lines, relative to paths.lakehouse."
+    )
+    url: str | None = Field(default=None, description="webhook: the endpoint URL.")
+    url_env: str | None = Field(default=None, description="webhook: env var holding the URL.")
+    token_env: str | None = Field(
+        default=None, description="webhook: env var holding a bearer token (never logged)."
+    )
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    backoff_seconds: float = Field(default=0.5, ge=0)
+    backoff_max_seconds: float = Field(default=30.0, ge=0)
+    circuit_failures: int = Field(
+        default=5, ge=1, description="webhook: consecutive failed requests that open the circuit."
+    )
+    circuit_reset_seconds: float = Field(
+        default=30.0, ge=0, description="webhook: how long an open circuit refuses requests."
+    )
+
+    @model_validator(mode="after")
+    def _webhook_needs_url(self) -> ProviderSettings:
+        if self.kind == "webhook" and not (self.url or self.url_env):
+            raise ValueError("webhook: expected url or url_env")
+        return self
+
+
+class SenderSettings(_Strict):
+    """Arbitration, caps, consent and delivery of the sender (RULES.md defaults)."""
+
+    global_cap_count: int = Field(default=5, ge=1, description="R-CAP-1: sends per window.")
+    global_cap_window: str = Field(default="24 hours", description="R-CAP-1: rolling window.")
+    priority_order: tuple[str, ...] = Field(
+        default=DEFAULT_PRIORITY_ORDER,
+        description="R-PRIO-1: campaign types, highest first; 'custom_cancel_all_others' is a "
+        "custom campaign with cancel_all_others.",
+    )
+    quiet_hours: dict[str, QuietHours] = Field(
+        default_factory=dict, description="R-QUIET-1: per channel; none by default."
+    )
+    providers: dict[str, ProviderSettings] = Field(
+        default_factory=lambda: {c: ProviderSettings() for c in CHANNEL_NAMES},
+        description="R-SEND-3: one provider per channel.",
+    )
+    delivery_batch_size: int = Field(default=500, ge=1)
+
+    @field_validator("global_cap_window")
+    @classmethod
+    def _window(cls, v: str) -> str:
+        parse_interval(v)
+        return v
+
+    @field_validator("priority_order")
+    @classmethod
+    def _order(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if sorted(v) != sorted(DEFAULT_PRIORITY_ORDER):
+            raise ValueError(
+                "expected each of " + ", ".join(DEFAULT_PRIORITY_ORDER) + " exactly once"
+            )
+        return v
+
+    @field_validator("quiet_hours", "providers")
+    @classmethod
+    def _channels(cls, v: dict[str, Any]) -> dict[str, Any]:
+        unknown = [k for k in v if k not in CHANNEL_NAMES]
+        if unknown:
+            raise ValueError(
+                f"unknown channel {unknown[0]!r}; expected one of {', '.join(CHANNEL_NAMES)}"
+            )
+        return v
+
+    def provider(self, channel: str) -> ProviderSettings:
+        """The provider of ``channel`` (the file provider when the channel is not configured)."""
+        return self.providers.get(channel, ProviderSettings())
+
+
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
 
@@ -159,6 +287,7 @@ class Settings(_Strict):
     catalog: CatalogSettings = CatalogSettings()
     streaming: StreamingSettings = StreamingSettings()
     detection: DetectionSettings = DetectionSettings()
+    sender: SenderSettings = SenderSettings()
 
     def with_paths(self, root: Path | str) -> Settings:
         """A copy whose landing, lakehouse and checkpoint folders sit under ``root``."""

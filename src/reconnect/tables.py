@@ -438,3 +438,91 @@ DETECT_TABLES: tuple[TableSpec, ...] = (
     SILVER_DETECT_FEED_SYNCS,
 )
 ALL_TABLES = (*ALL_TABLES, *DETECT_TABLES)
+
+
+# --- sending (sql/migrations/V006, docs/sending.md) ---------------------------------------------
+
+MESSAGES = T.StructType(
+    [
+        _f("message_id", T.StringType(), False),
+        *_journey_head(),
+        _f("step_number", T.IntegerType(), False),
+        _f("step_name", T.StringType(), False),
+        _f("person_key", T.StringType(), False),
+        _f("user_id", T.StringType()),
+        _f("cuid", T.StringType()),
+        _f("trigger_time", T.TimestampType(), False),
+        _f("due_at", T.TimestampType(), False),
+        _f("send_at", T.TimestampType(), False),
+        _f("deferred_from", T.TimestampType()),
+        _f("state", T.StringType(), False),
+        _f("reason", T.StringType()),
+        _f("decided_by", T.StringType()),
+        _f("channel", T.StringType()),
+        _f("address", T.StringType()),
+        _f("payload", T.StringType()),
+    ]
+)
+
+DELIVERIES = T.StructType(
+    [
+        _f("message_id", T.StringType(), False),
+        _f("channel", T.StringType(), False),
+        _f("provider", T.StringType(), False),
+        _f("attempt", T.IntegerType(), False),
+        _f("status", T.StringType(), False),
+        _f("http_status", T.IntegerType()),
+        _f("error", T.StringType()),
+        _f("attempted_at", T.TimestampType(), False),
+        _f("duration_ms", T.LongType(), False),
+        _f("send_batch", T.LongType(), False),
+    ]
+)
+
+LATE_CANCELS = T.StructType(
+    [
+        _f("event_id", T.StringType(), False),
+        _f("event_time", T.TimestampType(), False),
+        _f("event_type", T.StringType(), False),
+        _f("message_id", T.StringType(), False),
+        _f("campaign_id", T.StringType(), False),
+        _f("user_id", T.StringType(), False),
+        _f("due_at", T.TimestampType(), False),
+        _f("send_at", T.TimestampType(), False),
+    ]
+)
+
+SEND_PROGRESS = T.StructType(
+    [
+        _f("batch_id", T.LongType(), False),
+        _f("horizon", T.TimestampType()),
+        _f("previous_horizon", T.TimestampType()),
+        *[
+            _f(n, T.LongType(), False)
+            for n in ("messages", "sent", "suppressed", "cancelled", "superseded", "late_cancels")
+        ],
+    ]
+)
+
+DELIVERY_PROGRESS = T.StructType(
+    [
+        _f("batch_id", T.LongType(), False),
+        _f("delivered", T.LongType(), False),
+        _f("failed", T.LongType(), False),
+    ]
+)
+
+GOLD_MESSAGES = TableSpec("gold", "messages", MESSAGES)
+GOLD_DELIVERIES = TableSpec("gold", "deliveries", DELIVERIES)
+GOLD_LATE_CANCELS = TableSpec("gold", "late_cancels", LATE_CANCELS)
+SILVER_SEND_PROGRESS = TableSpec("silver", "send_progress", SEND_PROGRESS)
+SILVER_DELIVERY_PROGRESS = TableSpec("silver", "delivery_progress", DELIVERY_PROGRESS)
+
+SEND_TABLES: tuple[TableSpec, ...] = (
+    GOLD_MESSAGES,
+    GOLD_DELIVERIES,
+    GOLD_LATE_CANCELS,
+    SILVER_SEND_PROGRESS,
+    SILVER_DELIVERY_PROGRESS,
+)
+ALL_TABLES = (*ALL_TABLES, *SEND_TABLES)

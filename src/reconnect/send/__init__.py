@@ -1,0 +1,1 @@
+"""The sender: arbitration, consent and delivery of due messages (R-SEND; docs/sending.md)."""

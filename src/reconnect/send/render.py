@@ -1,0 +1,162 @@
+"""Template rendering and the JSON payload handed to a provider (R-SEND-3; docs/sending.md).
+
+Pure functions, no I/O. A template variable is ``{{ root.key }}`` with a root of ``product``,
+``products``, ``user``, ``campaign`` or ``message`` (the roots the campaign loader accepts).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from typing import Any
+
+_VARIABLE = re.compile(r"\{\{(.*?)\}\}")
+_CENT = Decimal("0.01")
+PRICE_KEYS = frozenset({"price", "old_price"})
+PERCENT_KEY = "drop_percent"
+_MISSING = object()
+
+
+def format_price(value: Decimal | float | int) -> str:
+    """A price as plain text with 2 decimals, rounded half up: ``Decimal('12.5') -> '12.50'``."""
+    return str(Decimal(str(value)).quantize(_CENT, rounding=ROUND_HALF_UP))
+
+
+def format_percent(value: Decimal | float | int) -> str:
+    """A drop % floored to 2 decimals without trailing zeros: ``10.0 -> '10'``, ``12.5 -> '12.5'``.
+
+    Floored like ``drop_percent`` itself (docs/feeds.md): 9.9996 shows as ``9.99``, so a message
+    never states a larger drop than the one that was detected.
+    """
+    text = str(Decimal(str(value)).quantize(_CENT, rounding=ROUND_DOWN))
+    return text.rstrip("0").rstrip(".")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, Decimal | float | int) and not isinstance(value, bool)
+
+
+def _format(key: str, value: Any) -> str:
+    """The text of one scalar; ``key`` (the last path segment) picks the number format."""
+    if _is_number(value) and key in PRICE_KEYS:
+        return format_price(value)
+    if _is_number(value) and key == PERCENT_KEY:
+        return format_percent(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def _lookup(context: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted ``path`` (digits index lists), or ``_MISSING``."""
+    current: Any = context
+    for segment in path.split("."):
+        if isinstance(current, Mapping) and segment in current:
+            current = current[segment]
+        elif (
+            isinstance(current, Sequence)
+            and not isinstance(current, str)
+            and segment.isdigit()
+            and int(segment) < len(current)
+        ):
+            current = current[int(segment)]
+        else:
+            return _MISSING
+    return current
+
+
+def render(text: str, context: Mapping[str, Any]) -> str:
+    """``text`` with every ``{{ path }}`` replaced by its value in ``context``.
+
+    ``path`` is dotted (``product.name``, ``products.1.price``, ``user.first_name``); its first
+    segment is a key of ``context`` and digits index lists. ``price`` and ``old_price`` render
+    with 2 decimals (``12.50``), ``drop_percent`` floored to at most 2 decimals without trailing
+    zeros (``10``, ``12.5``), booleans as ``true``/``false``, dates in ISO-8601.
+
+    Decision: a missing value (unknown key, index out of range, null) and a value that is not a
+    scalar (a whole product, a list) render as the empty string. A user without a first name
+    still gets "Hi , ..." rather than no message; the campaign loader already refuses unknown
+    roots, so a typo in the namespace cannot reach this point.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        path = match.group(1).strip()
+        value = _lookup(context, path)
+        if value is _MISSING or value is None or isinstance(value, Mapping | list | tuple):
+            return ""
+        return _format(path.rsplit(".", 1)[-1], value)
+
+    return _VARIABLE.sub(replace, text)
+
+
+def message_context(
+    *,
+    message_id: str,
+    campaign_id: str,
+    campaign_name: str,
+    step_name: str,
+    channel: str,
+    products: Sequence[Mapping[str, Any]],
+    user: Mapping[str, str],
+) -> dict[str, Any]:
+    """The rendering context of one message: the roots of :func:`render`'s variables.
+
+    ``products`` are the message's product slots in order, each with ``slot``, ``product_id``,
+    ``name``, ``image_url``, ``url``, ``price``, ``old_price``, ``drop_percent`` (any may be
+    None; prices are Decimals). ``product`` is the first of them, ``{}`` when there is none.
+    """
+    items = [dict(p) for p in products]
+    return {
+        "product": items[0] if items else {},
+        "products": items,
+        "user": dict(user),
+        "campaign": {"id": campaign_id, "name": campaign_name},
+        "message": {"id": message_id, "step": step_name, "channel": channel},
+    }
+
+
+def _jsonable(key: str, value: Any) -> Any:
+    """``value`` made JSON-serialisable; Decimals become exact strings (prices ``'12.50'``)."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(key, v) for v in value]
+    if isinstance(value, Decimal | datetime | date):
+        return _format(key, value)
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def render_payload(
+    template_fields: Mapping[str, str], context: Mapping[str, Any], *, address: str
+) -> dict[str, Any]:
+    """The JSON payload of one message for its channel's provider (R-SEND-3).
+
+    ``template_fields`` is the step's template for the channel (``subject``/``title``/``body``/
+    ``url``), ``context`` comes from :func:`message_context`, ``address`` is where the message
+    goes (e-mail, E.164 phone or push token). Only str, int, float, bool, None, lists and dicts
+    are returned: Decimals become strings (prices ``"12.50"``, ``drop_percent`` as rendered),
+    dates ISO-8601. Dump with :func:`payload_json` for a deterministic text.
+    """
+    message, campaign = context["message"], context["campaign"]
+    return {
+        "message_id": message["id"],
+        "campaign_id": campaign["id"],
+        "step_name": message["step"],
+        "channel": message["channel"],
+        "to": address,
+        "content": {field: render(text, context) for field, text in template_fields.items()},
+        "products": _jsonable("products", context["products"]),
+        "user": _jsonable("user", context["user"]),
+    }
+
+
+def payload_json(payload: Mapping[str, Any]) -> str:
+    """The payload as one line of JSON with sorted keys: the same payload gives the same text."""
+    return json.dumps(payload, sort_keys=True)
