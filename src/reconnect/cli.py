@@ -94,10 +94,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_detect(args: argparse.Namespace) -> int:
-    """Detect campaign triggers: bronze events and silver feed changes -> journeys and messages."""
-    from reconnect.detect.job import run_detect
-
+def _stream_settings(args: argparse.Namespace) -> Settings:
     settings = _settings(args)
     if args.continuous:
         settings = settings.model_copy(
@@ -105,9 +102,34 @@ def cmd_detect(args: argparse.Namespace) -> int:
                 "streaming": settings.streaming.model_copy(update={"trigger": "processing_time"})
             }
         )
+    return settings
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    """Detect campaign triggers: bronze events and silver feed changes -> journeys and messages."""
+    from reconnect.detect.job import run_detect
+
+    settings = _stream_settings(args)
     # Bad campaign files stop here, before any job runs.
     campaigns = _load_campaigns(Path(args.campaigns or settings.paths.campaigns))
     summary = run_detect(_spark(settings), settings, campaigns)
+    print(summary.describe())
+    return EXIT_OK
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    """Send: settle due messages behind the watermark -> gold.messages, deliver to providers."""
+    from reconnect.send.job import check_providers, run_send
+    from reconnect.send.providers import ProviderError
+
+    settings = _stream_settings(args)
+    campaigns = _load_campaigns(Path(args.campaigns or settings.paths.campaigns))
+    try:  # a webhook whose URL variable is missing stops here, before any job runs
+        check_providers(settings)
+    except ProviderError as e:
+        print(f"reconnect send: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    summary = run_send(_spark(settings), settings, campaigns)
     print(summary.describe())
     return EXIT_OK
 
@@ -188,6 +210,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from reconnect.generate import GeneratorConfig, generate_shop
     from reconnect.ingest.streams import run_ingest
     from reconnect.report import bronze_summary, silver_summary
+    from reconnect.send.job import run_send
 
     root = Path(args.root).resolve()
     if root.exists():
@@ -197,7 +220,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # Bad campaign files stop the demo before any job runs, as they would stop detection.
     campaigns = _load_campaigns(Path(settings.paths.campaigns))
     print(f"== campaigns: {len(campaigns)} valid in {settings.paths.campaigns}")
-    print(f"== 1/4 generate: a synthetic shop of {args.events:,} event lines")
+    print(f"== 1/5 generate: a synthetic shop of {args.events:,} event lines")
     config = GeneratorConfig(seed=args.seed, events=args.events, days=args.days)
     summary = generate_shop(
         config, Path(settings.paths.landing), _progress("generate: event lines")
@@ -209,21 +232,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
         " malformed lines, "
         f"{summary.duplicates:,} duplicates"
     )
-    print("== 2/4 ingest: landing -> bronze Delta tables")
+    print("== 2/5 ingest: landing -> bronze Delta tables")
     spark = _spark(settings)
     started = time.monotonic()
     run_ingest(spark, settings)
     print(f"   done in {time.monotonic() - started:.0f}s")
-    print("== 3/4 feeds: changes between consecutive feed syncs -> silver")
+    print("== 3/5 feeds: changes between consecutive feed syncs -> silver")
     written = run_feed_changes(spark, settings)
     print("   " + ", ".join(f"silver.{t} {n:,} rows" for t, n in written.items()))
-    print("== 4/4 detect: triggers -> silver.journeys, gold.step_eligibility")
+    print("== 4/5 detect: triggers -> silver.journeys, gold.step_eligibility")
     started = time.monotonic()
     detected = run_detect(spark, settings, campaigns)
+    print(f"   done in {time.monotonic() - started:.0f}s")
+    print(
+        "== 5/5 send: due messages -> gold.messages, JSON Lines under "
+        f"{settings.paths.lakehouse}/outbox/<channel>/"
+    )
+    started = time.monotonic()
+    sent = run_send(spark, settings, campaigns)
     print(f"   done in {time.monotonic() - started:.0f}s")
     print("== summary")
     print("\n".join(bronze_summary(spark, settings) + silver_summary(spark, settings)))
     print(detected.describe())
+    print(sent.describe())
     return EXIT_OK
 
 
@@ -275,6 +306,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep running with the processing-time trigger (default: availableNow)",
     )
     p.set_defaults(func=cmd_detect)
+
+    p = sub.add_parser("send", help=cmd_send.__doc__, description=cmd_send.__doc__)
+    _common(p)
+    p.add_argument("--campaigns", help="folder of campaign YAML files (default: paths.campaigns)")
+    p.add_argument(
+        "--continuous",
+        action="store_true",
+        help="keep running with the processing-time trigger (default: availableNow)",
+    )
+    p.set_defaults(func=cmd_send)
 
     p = sub.add_parser("generate", help=cmd_generate.__doc__, description=cmd_generate.__doc__)
     _common(p)

@@ -1,5 +1,5 @@
 """Run small hand-made scenarios (and the worked examples of spec/vectors.yaml) end to end:
-landing files -> ingest -> feeds -> detect, then read journeys and step eligibility."""
+landing files -> ingest -> feeds -> detect -> send, then read step eligibility and messages."""
 
 from __future__ import annotations
 
@@ -99,23 +99,28 @@ class Scenario:
         (folder / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
-def run_pipeline(spark: Any, settings: Settings, campaigns: list[Campaign]) -> None:
-    """ingest -> feeds -> detect, each to the end of what has landed."""
+def run_pipeline(
+    spark: Any, settings: Settings, campaigns: list[Campaign], send: bool = True
+) -> None:
+    """ingest -> feeds -> detect (-> send), each to the end of what has landed."""
     from reconnect.detect.job import run_detect
     from reconnect.feeds.jobs import run_feed_changes
     from reconnect.ingest.streams import run_ingest
+    from reconnect.send.job import run_send
 
     run_ingest(spark, settings)
     run_feed_changes(spark, settings)
     run_detect(spark, settings, campaigns)
+    if send:
+        run_send(spark, settings, campaigns)
 
 
-def run_scenario(spark: Any, settings: Settings, s: Scenario) -> None:
+def run_scenario(spark: Any, settings: Settings, s: Scenario, send: bool = True) -> None:
     """The whole scenario as one landing and one run."""
     landing = Path(settings.paths.landing)
     s.write_feeds(landing)
     s.write_events(landing, s.event_rows(), "events.jsonl")
-    run_pipeline(spark, settings, s.campaigns)
+    run_pipeline(spark, settings, s.campaigns, send)
 
 
 def messages(spark: Any, settings: Settings) -> list[dict[str, Any]]:
@@ -128,3 +133,13 @@ def messages(spark: Any, settings: Settings) -> list[dict[str, Any]]:
         out, key=lambda r: (r["campaign_id"], r["user_key"], r["due_at"], r["step_number"])
     )
 
+
+def sent_messages(spark: Any, settings: Settings) -> list[dict[str, Any]]:
+    """gold.messages rows as dicts, in a stable order."""
+    from reconnect.tables import GOLD_MESSAGES
+
+    rows = spark.read.format("delta").load(GOLD_MESSAGES.location(settings)).collect()
+    return sorted(
+        (r.asDict(recursive=True) for r in rows),
+        key=lambda r: (r["campaign_id"], r["person_key"], r["due_at"], r["step_number"]),
+    )

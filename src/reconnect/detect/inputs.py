@@ -306,7 +306,7 @@ def event_inputs(
         if x is not None:
             exits.append((p.index, x))
     if needs_audience:
-        e = _with_user_attributes(e, "cuid_known", "event_time", feeds, until)
+        e = with_user_attributes(e, "cuid_known", "event_time", feeds, until)
     watch_kinds = sorted({p.interaction for p in plans if p.interaction})
     et = F.col("event_type")
     # The first event that links the user to a (new) cuid: the machine needs it so that later
@@ -368,7 +368,7 @@ def _has(flags: Sequence[tuple[int, Column]], index: int) -> bool:
     return any(i == index for i, _ in flags)
 
 
-def _with_user_attributes(
+def with_user_attributes(
     df: DataFrame, cuid_col: str, time_col: str, feeds: Feeds, until: datetime
 ) -> DataFrame:
     """Add ``user_attributes``: the user's attributes in the latest user sync at ``time_col``."""

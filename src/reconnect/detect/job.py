@@ -320,7 +320,7 @@ def _apply(
     remaining = pending.where(F.col("event_time") >= w_lit)
 
     state = _table(spark, settings, SILVER_DETECT_STATE, state_v).persist()
-    feeds = _feeds(spark, settings, w)
+    feeds = load_feeds(spark, settings)
     product_syncs, user_syncs, late_syncs = _syncs_to_apply(spark, settings, w_prev, w)
 
     parts: list[DataFrame] = []
@@ -453,7 +453,8 @@ def _phase(name: str) -> Iterator[None]:
     log.info("detect:   %s %.1fs", name, time.monotonic() - started)
 
 
-def _feeds(spark: SparkSession, settings: Settings, w: datetime) -> I.Feeds:
+def load_feeds(spark: SparkSession, settings: Settings) -> I.Feeds:
+    """The product and user snapshots and their sync times."""
     products = _table(spark, settings, BRONZE_PRODUCT_SNAPSHOTS)
     users = _table(spark, settings, BRONZE_USER_SNAPSHOTS)
     p_syncs = tuple(

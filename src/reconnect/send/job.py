@@ -1,0 +1,796 @@
+"""``reconnect send``: the micro-batch sender (docs/sending.md).
+
+A Structured Streaming query over detection's commit log of step eligibility
+(``silver.detect_progress``: one row per detection batch, written after that batch's step
+eligibility) runs one sender batch per detection batch, with ``foreachBatch``. Each batch:
+
+1. takes the newest detection watermark ``W`` (R-EXIT-2) and the horizon ``H`` the previous
+   sender batch reached, and settles every message whose send time (the due time, or the end of
+   the primary channel's quiet hours, R-QUIET-1) lies in ``[H, W)``: behind the watermark, step
+   eligibility is final;
+2. joins each message with what holds at its send time: the audience (R-TRIG-5), active
+   journeys of higher priority (R-PRIO-2), identifiers and consent (R-OPT-1, R-OPT-2), and the
+   person's sends in the cap window before ``H``;
+3. decides every person's messages in order (:mod:`reconnect.send.decide`: caps, channel
+   choice, control groups) and renders the payloads;
+4. inserts the terminal messages into ``gold.messages`` (an insert-only MERGE on the message id:
+   the outbox) and records the batch in ``silver.send_progress``;
+5. hands the batch's SENT messages to the channel providers (:mod:`reconnect.send.providers`),
+   recording every attempt in ``gold.deliveries``; a batch is marked delivered when all its
+   messages have a final attempt. Deliveries left open by a crash are resumed first thing on the
+   next run, under the same idempotency key (the message id).
+
+A re-run batch decides the same messages from the same inputs (sends before ``H`` only), so the
+insert-only MERGE adds nothing and nothing is sent twice (R-SEND-1).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import reduce
+from typing import Any
+
+import pyarrow as pa
+from delta.tables import DeltaTable
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from pyspark.sql.streaming.query import StreamingQuery
+
+from reconnect.campaigns.model import Campaign
+from reconnect.detect import inputs as I
+from reconnect.detect.job import load_feeds
+from reconnect.ingest import sinks
+from reconnect.ingest.streams import with_trigger
+from reconnect.send import consent as C
+from reconnect.send.decide import (
+    CampaignRules,
+    Decision,
+    decide_person,
+    history_reach,
+    priority_class,
+    priority_ranks,
+    send_time,
+    zone,
+)
+from reconnect.send.providers import Attempt, Outgoing, build_provider
+from reconnect.send.render import message_context, payload_json, render_payload
+from reconnect.settings import CHANNEL_NAMES, Settings
+from reconnect.tables import (
+    BRONZE_EVENTS,
+    BRONZE_SUBSCRIPTIONS,
+    DELIVERIES,
+    DELIVERY_PROGRESS,
+    GOLD_DELIVERIES,
+    GOLD_LATE_CANCELS,
+    GOLD_MESSAGES,
+    GOLD_STEP_ELIGIBILITY,
+    MESSAGES,
+    SEND_PROGRESS,
+    SILVER_DELIVERY_PROGRESS,
+    SILVER_DETECT_PROGRESS,
+    SILVER_JOURNEYS,
+    SILVER_LATE_EVENTS,
+    SILVER_SEND_PROGRESS,
+    TableSpec,
+    ensure_tables,
+)
+
+log = logging.getLogger(__name__)
+
+RETRIED = (401, 403, 408, 429)  # answers after which a later run delivers again
+_TS_FIELDS = ("trigger_time", "due_at", "send_at", "deferred_from")
+# The per-person pass works on microseconds; these are its output columns.
+PASS_SCHEMA = T.StructType(
+    [
+        T.StructField(f.name, T.LongType() if f.name in _TS_FIELDS else f.dataType)
+        for f in MESSAGES.fields
+    ]
+)
+
+
+@dataclass(frozen=True)
+class SendContext:
+    """Settings and the campaigns' sending rules for one run."""
+
+    settings: Settings
+    campaigns: tuple[Campaign, ...]
+    rules: dict[str, CampaignRules]
+    classes: dict[str, str]
+
+    @classmethod
+    def of(cls, settings: Settings, campaigns: Sequence[Campaign]) -> SendContext:
+        """The context of every known campaign (a paused one's messages are suppressed)."""
+        ranks = priority_ranks(campaigns, settings.sender)
+        return cls(
+            settings,
+            tuple(campaigns),
+            {c.id: CampaignRules.of(c, ranks[c.id]) for c in campaigns},
+            {c.id: priority_class(c) for c in campaigns},
+        )
+
+    def active(self) -> set[str]:
+        """Ids of the active campaigns."""
+        return {c.id for c in self.campaigns if c.status == "active"}
+
+
+@dataclass
+class SendSummary:
+    """What the sender has done, for the CLI and the demo."""
+
+    batches: int = 0
+    horizon: datetime | None = None
+    sends_by_channel: dict[str, int] = field(default_factory=dict)
+    by_state_reason: dict[tuple[str, str], int] = field(default_factory=dict)
+    deliveries_by_status: dict[str, int] = field(default_factory=dict)
+    late_cancels: int = 0
+
+    def describe(self) -> str:
+        """Lines for the terminal."""
+        head = (
+            f"send: {self.batches} micro-batch(es), settled up to {self.horizon:%Y-%m-%d %H:%M:%S}Z"
+            if self.horizon
+            else f"send: {self.batches} micro-batch(es), nothing due yet"
+        )
+        lines = [head, "  sends by channel:"]
+        lines += [f"    {c:<26} {n:>9,}" for c, n in sorted(self.sends_by_channel.items())]
+        lines.append("  messages not sent, by state and reason:")
+        lines += [
+            f"    {s + ' ' + r:<40} {n:>9,}"
+            for (s, r), n in sorted(self.by_state_reason.items())
+            if s != "SENT"
+        ]
+        lines.append("  delivery attempts by status:")
+        lines += [f"    {s:<26} {n:>9,}" for s, n in sorted(self.deliveries_by_status.items())]
+        lines.append(f"  late cancels (R-EXIT-3): {self.late_cancels:,}")
+        return "\n".join(lines)
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+
+def start_send_query(spark: SparkSession, ctx: SendContext) -> StreamingQuery:
+    """Start the streaming query over detection's progress log with its checkpoint and trigger.
+
+    Each micro-batch settles up to the largest watermark among the detection batches it read.
+    """
+    settings = ctx.settings
+    reader = spark.readStream.format("delta").option("skipChangeCommits", "true")
+    if settings.streaming.max_files_per_trigger:
+        reader = reader.option("maxFilesPerTrigger", settings.streaming.max_files_per_trigger)
+    source = reader.load(SILVER_DETECT_PROGRESS.location(settings))
+
+    def batch(df: DataFrame, batch_id: int) -> None:
+        started = time.monotonic()
+        top = df.agg(F.max("watermark")).first()
+        send_batch(spark, ctx, batch_id, top[0] if top else None)
+        log.info("send: batch %d in %.1fs", batch_id, time.monotonic() - started)
+
+    writer = (
+        source.writeStream.queryName("send")
+        .foreachBatch(batch)
+        .option("checkpointLocation", f"{settings.paths.checkpoints.rstrip('/')}/send")
+    )
+    return with_trigger(writer, settings).start()
+
+
+def run_send(spark: SparkSession, settings: Settings, campaigns: Sequence[Campaign]) -> SendSummary:
+    """Resume open deliveries, then settle and send until detection's log is done."""
+    ensure_tables(spark, settings)
+    ctx = SendContext.of(settings, campaigns)
+    deliver_pending(spark, ctx)
+    query = start_send_query(spark, ctx)
+    try:
+        query.awaitTermination()
+    finally:
+        if query.isActive:
+            query.stop()
+    err = query.exception()
+    if err is not None:
+        raise RuntimeError(f"streaming query send failed: {err}")
+    return summarize(spark, settings)
+
+
+def summarize(spark: SparkSession, settings: Settings) -> SendSummary:
+    """Counts over the sending tables."""
+    progress = (
+        _table(spark, settings, SILVER_SEND_PROGRESS)
+        .agg(F.count("*").alias("b"), F.max("horizon").alias("h"))
+        .first()
+    )
+    assert progress is not None
+    messages = _table(spark, settings, GOLD_MESSAGES)
+    sends = messages.where(F.col("state") == "SENT").groupBy("channel").count().collect()
+    states = messages.groupBy("state", "reason").count().collect()
+    deliveries = _table(spark, settings, GOLD_DELIVERIES).groupBy("status").count().collect()
+    return SendSummary(
+        batches=int(progress["b"] or 0),
+        horizon=progress["h"],
+        sends_by_channel={r["channel"]: int(r["count"]) for r in sends},
+        by_state_reason={(r["state"], r["reason"] or ""): int(r["count"]) for r in states},
+        deliveries_by_status={r["status"]: int(r["count"]) for r in deliveries},
+        late_cancels=_table(spark, settings, GOLD_LATE_CANCELS).count(),
+    )
+
+
+def _table(spark: SparkSession, settings: Settings, table: TableSpec) -> DataFrame:
+    return spark.read.format("delta").load(table.location(settings))
+
+
+def _lit_ts(d: datetime) -> Column:
+    return F.lit(_naive(d)).cast("timestamp")
+
+
+def _naive(d: datetime) -> datetime:
+    return d.astimezone(UTC).replace(tzinfo=None) if d.tzinfo else d
+
+
+# --- one batch ----------------------------------------------------------------------------------
+
+
+def send_batch(spark: SparkSession, ctx: SendContext, batch_id: int, w: datetime | None) -> None:
+    """Settle what became due behind the watermark ``w``, then deliver (see the module note)."""
+    settings = ctx.settings
+    last = _table(spark, settings, SILVER_SEND_PROGRESS).orderBy(F.desc("batch_id")).first()
+    if last is None or last["batch_id"] < batch_id:
+        h: datetime | None = last["horizon"] if last else None
+        if w is not None and (h is None or w > h):
+            started = time.monotonic()
+            counts = settle(spark, ctx, h, w)
+            _record(spark, settings, batch_id, w, h, counts)
+            log.info("send:   settled %s in %.1fs", counts, time.monotonic() - started)
+        else:
+            _record(spark, settings, batch_id, h, h, {})
+    else:
+        log.info("send: batch %d already settled", batch_id)
+    started = time.monotonic()
+    deliver_pending(spark, ctx)
+    log.info("send:   delivered in %.1fs", time.monotonic() - started)
+
+
+def settle(
+    spark: SparkSession, ctx: SendContext, h: datetime | None, w: datetime
+) -> dict[str, int]:
+    """Decide every message with a send time in ``[h, w)``; insert them into gold.messages."""
+    settings = ctx.settings
+    sender = settings.sender
+    reach = timedelta(days=1) if sender.quiet_hours else timedelta(0)
+    eligible = _table(spark, settings, GOLD_STEP_ELIGIBILITY).where(F.col("due_at") < _lit_ts(w))
+    if h is not None:
+        eligible = eligible.where(F.col("due_at") >= _lit_ts(h - reach))
+    feeds = load_feeds(spark, settings)
+    cand = I.with_user_attributes(
+        eligible.withColumn("as_of_sync", F.lit(None).cast("timestamp")),
+        "cuid",
+        "due_at",
+        feeds,
+        w,
+    ).drop("as_of_sync")
+    cand = _with_send_at(cand, ctx)
+    window = F.col("send_at") < _lit_ts(w)
+    if h is not None:
+        window = window & (F.col("send_at") >= _lit_ts(h))
+    cand = (
+        cand.where(window)
+        .withColumn("person_key", C.person_key(F.col("cuid"), F.col("user_id")))
+        .withColumn("audience_ok", _audience(ctx))
+        .persist()
+    )
+    try:
+        if cand.isEmpty():
+            return {}
+        cand = _with_preemption(spark, ctx, cand, h, w)
+        ledger = C.ledger(
+            _table(spark, settings, BRONZE_SUBSCRIPTIONS),
+            _table(spark, settings, BRONZE_EVENTS),
+            _table(spark, settings, SILVER_LATE_EVENTS),
+            w,
+        )
+        consent = C.at_send_time(cand.select("message_id", "cuid", "user_id", "send_at"), ledger)
+        cand = cand.join(consent, "message_id", "left")
+        history = _history(spark, ctx, cand, h)
+        decided = _decide(ctx, cand, history)
+        out = decided.select(
+            *[
+                F.timestamp_micros(F.col(f.name)).alias(f.name)
+                if f.name in _TS_FIELDS
+                else F.col(f.name)
+                for f in MESSAGES.fields
+            ]
+        ).persist()
+        try:
+            _merge_messages(spark, settings, out, h, w)
+            counts = {r["state"]: int(r["count"]) for r in out.groupBy("state").count().collect()}
+            counts["messages"] = sum(counts.values())
+        finally:
+            out.unpersist()
+        counts["late_cancels"] = _late_cancels(spark, ctx, w)
+        return counts
+    finally:
+        cand.unpersist()
+
+
+def _with_send_at(cand: DataFrame, ctx: SendContext) -> DataFrame:
+    """``send_at`` and ``deferred_from`` (R-QUIET-1, on the campaign's first channel)."""
+    sender = ctx.settings.sender
+    if not sender.quiet_hours:
+        return cand.withColumn("send_at", F.col("due_at")).withColumn(
+            "deferred_from", F.lit(None).cast("timestamp")
+        )
+    primary = {k: r.channels[0] for k, r in ctx.rules.items()}
+    tzs = {k: r.timezone for k, r in ctx.rules.items()}
+
+    @F.udf(returnType=T.TimestampType(), useArrow=True)
+    def deferred(due: datetime, campaign_id: str, tz: str | None) -> datetime:
+        due_utc = due.replace(tzinfo=UTC) if due.tzinfo is None else due
+        at = send_time(
+            due_utc, primary.get(campaign_id), zone(tz, tzs.get(campaign_id, "UTC")), sender
+        )
+        return at.astimezone(UTC).replace(tzinfo=None)
+
+    tz = F.try_element_at(F.col("user_attributes"), F.lit("timezone"))
+    cand = cand.withColumn("send_at", deferred(F.col("due_at"), F.col("campaign_id"), tz))
+    return cand.withColumn(
+        "deferred_from", F.when(F.col("send_at") != F.col("due_at"), F.col("due_at"))
+    )
+
+
+def _audience(ctx: SendContext) -> Column:
+    """R-TRIG-5 re-checked at send time: the campaign's audience over the user's attributes."""
+    with_audience = [c for c in ctx.campaigns if c.audience is not None]
+    if not with_audience:
+        return F.lit(True)
+    expr = F.when(F.lit(False), F.lit(True))
+    for c in with_audience:
+        expr = expr.when(F.col("campaign_id") == c.id, F.coalesce(I.audience(c), F.lit(False)))
+    return expr.otherwise(F.lit(True))
+
+
+def _with_preemption(
+    spark: SparkSession, ctx: SendContext, cand: DataFrame, h: datetime | None, w: datetime
+) -> DataFrame:
+    """``preempted``: an active journey of a higher-priority campaign at send time (R-PRIO-2)."""
+    ranks = spark.createDataFrame(
+        [(k, r.rank, ctx.classes[k]) for k, r in ctx.rules.items()],
+        "campaign_id string, rank int, pclass string",
+    )
+    journeys = (
+        _table(spark, ctx.settings, SILVER_JOURNEYS)
+        .where(F.col("trigger_time") < _lit_ts(w))
+        .withColumn("person_key", C.person_key(F.col("cuid"), F.col("user_id")))
+        .join(F.broadcast(ranks), "campaign_id")
+        .select(
+            "person_key",
+            F.col("journey_id").alias("j_id"),
+            F.col("rank").alias("j_rank"),
+            F.col("pclass").alias("j_class"),
+            "trigger_time",
+            "last_due_at",
+            "ended_at",
+        )
+    )
+    if h is not None:
+        journeys = journeys.where(F.col("last_due_at") >= _lit_ts(h - timedelta(days=1)))
+    m = (
+        cand.select("message_id", "person_key", "journey_id", "campaign_id", "send_at")
+        .join(F.broadcast(ranks), "campaign_id")
+        .where(F.col("pclass") != "user_attribute_change")
+    )
+    t = F.col("send_at")
+    hit = (
+        m.join(journeys, "person_key")
+        .where(
+            (F.col("j_rank") < F.col("rank"))
+            & (F.col("j_id") != F.col("journey_id"))
+            & ~((F.col("pclass") == "custom") & (F.col("j_class") == "custom"))
+            & (F.col("trigger_time") <= t)
+            & (F.col("last_due_at") >= t)
+            & (F.col("ended_at").isNull() | (F.col("ended_at") > t))
+        )
+        .select("message_id")
+        .distinct()
+        .withColumn("preempted", F.lit(True))
+    )
+    return cand.join(hit, "message_id", "left").withColumn(
+        "preempted", F.coalesce(F.col("preempted"), F.lit(False))
+    )
+
+
+def _history(
+    spark: SparkSession, ctx: SendContext, cand: DataFrame, h: datetime | None
+) -> DataFrame:
+    """The persons' sends before ``h`` that still count in a cap window."""
+    if h is None:
+        return spark.createDataFrame(
+            [], "person_key string, campaign_id string, channel string, send_at timestamp"
+        )
+    since = h - history_reach(ctx.rules.values(), ctx.settings.sender)
+    return (
+        _table(spark, ctx.settings, GOLD_MESSAGES)
+        .where(
+            (F.col("state") == "SENT")
+            & (F.col("send_at") >= _lit_ts(since))
+            & (F.col("send_at") < _lit_ts(h))
+        )
+        .join(cand.select("person_key").distinct(), "person_key", "left_semi")
+        .select("person_key", "campaign_id", "channel", "send_at")
+    )
+
+
+_MESSAGE_INPUT = (
+    "message_id", "journey_id", "campaign_id", "campaign_type", "variation_id", "is_control",
+    "step_number", "step_name", "person_key", "user_id", "cuid", "trigger_time", "due_at",
+    "send_at", "deferred_from", "state", "reason", "decided_by", "payload", "user_attributes",
+    "audience_ok", "preempted", "identified", "consent", "address",
+)  # fmt: skip
+
+
+def _decide(ctx: SendContext, cand: DataFrame, history: DataFrame) -> DataFrame:
+    """Run the per-person pass (mapInArrow over persons, sorted within each)."""
+    micros = {c: F.unix_micros(F.col(c)).alias(c) for c in _TS_FIELDS}
+    m = cand.select(
+        F.lit("m").alias("kind"),
+        *[micros.get(c, F.col(c)) for c in _MESSAGE_INPUT],
+        F.lit(None).cast("string").alias("channel"),
+    )
+    hist = history.select(
+        F.lit("h").alias("kind"),
+        *[
+            (F.unix_micros(F.col("send_at")) if c == "send_at" else F.col(c)).alias(c)
+            if c in ("person_key", "campaign_id", "send_at")
+            else F.lit(None).cast(m.schema[c].dataType).alias(c)
+            for c in _MESSAGE_INPUT
+        ],
+        "channel",
+    )
+    rows = m.unionByName(hist).repartition("person_key").sortWithinPartitions("person_key")
+    rules = ctx.rules
+    active = ctx.active()
+    sender = ctx.settings.sender
+
+    def run(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        yield from pass_partition(batches, rules, active, sender)
+
+    return rows.mapInArrow(run, PASS_SCHEMA)
+
+
+def pass_partition(
+    batches: Iterable[pa.RecordBatch],
+    rules: dict[str, CampaignRules],
+    active: set[str],
+    sender: Any,
+) -> Iterator[pa.RecordBatch]:
+    """Decide the persons of one partition (rows sorted by person)."""
+    schema = pa.schema([pa.field(f.name, _arrow_type(f.dataType)) for f in PASS_SCHEMA.fields])
+    out: list[dict[str, Any]] = []
+    person: str | None = None
+    history: list[dict[str, Any]] = []
+    pending: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        if person is None:
+            return
+        for m, d in decide_person(
+            history, [x for x in pending if x["campaign_id"] in active], rules, sender
+        ):
+            out.append(_message_row(m, d, rules[m["campaign_id"]]))
+        for m in pending:
+            if m["campaign_id"] not in active:
+                out.append(_message_row(m, _inactive(m), rules.get(m["campaign_id"])))
+
+    for batch in batches:
+        for row in batch.to_pylist():
+            if row["person_key"] != person:
+                flush()
+                person, history, pending = row["person_key"], [], []
+            if row["kind"] == "h":
+                history.append(row)
+            else:
+                row["user_attributes"] = dict(row["user_attributes"] or [])
+                pending.append(row)
+        if len(out) >= 5000:
+            yield pa.RecordBatch.from_pylist(out, schema)
+            out = []
+    flush()
+    if out:
+        yield pa.RecordBatch.from_pylist(out, schema)
+
+
+def _inactive(m: Mapping[str, Any]) -> Decision:
+    """Messages of a paused or removed campaign: detection's verdict, else suppressed."""
+    if m["state"] in ("CANCELLED", "SUPERSEDED"):
+        return Decision(m["state"], m["reason"])
+    return Decision("SUPPRESSED", "CAMPAIGN_INACTIVE")
+
+
+def _message_row(m: Mapping[str, Any], d: Decision, rules: CampaignRules | None) -> dict[str, Any]:
+    payload = None
+    if d.channel is not None and rules is not None:
+        products = [dict(p) for p in m["payload"] or []]
+        content = rules.content(m["variation_id"], m["step_number"], m["is_control"])
+        ctx = message_context(
+            message_id=m["message_id"],
+            campaign_id=m["campaign_id"],
+            campaign_name=rules.name,
+            step_name=m["step_name"],
+            channel=d.channel,
+            products=products,
+            user=m["user_attributes"],
+        )
+        payload = payload_json(
+            render_payload(content.get(d.channel, {}), ctx, address=d.address or "")
+        )
+    return {
+        **{
+            k: m[k]
+            for k in (
+                "message_id",
+                "journey_id",
+                "campaign_id",
+                "campaign_type",
+                "variation_id",
+                "is_control",
+                "step_number",
+                "step_name",
+                "person_key",
+                "user_id",
+                "cuid",
+                "trigger_time",
+                "due_at",
+                "send_at",
+                "deferred_from",
+                "decided_by",
+            )
+        },
+        "state": d.state,
+        "reason": d.reason,
+        "channel": d.channel,
+        "address": d.address,
+        "payload": payload,
+    }
+
+
+def _arrow_type(t: T.DataType) -> pa.DataType:
+    if isinstance(t, T.StringType):
+        return pa.string()
+    if isinstance(t, T.BooleanType):
+        return pa.bool_()
+    if isinstance(t, T.IntegerType):
+        return pa.int32()
+    if isinstance(t, T.LongType):
+        return pa.int64()
+    raise TypeError(f"no arrow type for {t}")
+
+
+def _merge_messages(
+    spark: SparkSession, settings: Settings, out: DataFrame, h: datetime | None, w: datetime
+) -> None:
+    """Insert-only MERGE on message_id, pruned to the batch's due-time range."""
+    cond = "t.message_id = s.message_id"
+    lo = (h - timedelta(days=1)) if h else None
+    cond += f" AND t.due_at < TIMESTAMP '{_naive(w):%Y-%m-%d %H:%M:%S.%f}'"
+    if lo is not None:
+        cond += f" AND t.due_at >= TIMESTAMP '{_naive(lo):%Y-%m-%d %H:%M:%S.%f}'"
+    (
+        DeltaTable.forPath(spark, GOLD_MESSAGES.location(settings))
+        .alias("t")
+        .merge(out.alias("s"), cond)
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
+def _record(
+    spark: SparkSession,
+    settings: Settings,
+    batch_id: int,
+    w: datetime | None,
+    h: datetime | None,
+    counts: dict[str, int],
+) -> None:
+    row = (
+        batch_id, w, h, counts.get("messages", 0), counts.get("SENT", 0),
+        counts.get("SUPPRESSED", 0), counts.get("CANCELLED", 0), counts.get("SUPERSEDED", 0),
+        counts.get("late_cancels", 0),
+    )  # fmt: skip
+    # An append: send_batch only reaches here for a batch id not yet recorded.
+    df = spark.createDataFrame([row], SEND_PROGRESS)
+    df.write.format("delta").mode("append").save(SILVER_SEND_PROGRESS.location(settings))
+
+
+# --- late cancels (R-EXIT-3) ----------------------------------------------------------------------
+
+
+def _exit_matches(campaign: Campaign) -> Column | None:
+    """The plain-event part of a campaign's "don't send if" (late events have no session)."""
+    et = F.col("event_type")
+    parts: list[Column] = []
+    for rule in campaign.dont_send_if:
+        if rule in ("purchase", "purchase_of_product", "purchase_in_watch_window"):
+            parts.append(et == "purchase")
+        elif rule == "add_to_cart":
+            parts.append(et == "add_to_cart")
+    flag = I.exit_flag(campaign)
+    if flag is not None:
+        parts.append(flag)
+    return reduce(lambda a, b: a | b, parts) if parts else None
+
+
+def _late_cancels(spark: SparkSession, ctx: SendContext, w: datetime) -> int:
+    """Late events that would have cancelled a message already sent: counted, not lost."""
+    settings = ctx.settings
+    late = _table(spark, settings, SILVER_LATE_EVENTS).select("event_id")
+    if late.count() == 0:  # answered from the Delta log's statistics
+        return 0
+    events = _table(spark, settings, BRONZE_EVENTS).join(late, "event_id", "left_semi")
+    flags = [(c.id, f) for c in ctx.campaigns if (f := _exit_matches(c)) is not None]
+    if not flags:
+        return 0
+    matched = events.select(
+        "event_id",
+        "event_time",
+        "event_type",
+        "user_id",
+        F.explode(F.array_compact(F.array(*[F.when(f, F.lit(cid)) for cid, f in flags]))).alias(
+            "campaign_id"
+        ),
+    )
+    sent = _table(spark, settings, GOLD_MESSAGES).where(F.col("state") == "SENT")
+    rows = matched.join(
+        sent.select(
+            "message_id",
+            "campaign_id",
+            F.col("user_id").alias("m_user"),
+            "trigger_time",
+            "due_at",
+            "send_at",
+        ),
+        (matched["campaign_id"] == sent["campaign_id"])
+        & (matched["user_id"] == F.col("m_user"))
+        & (F.col("event_time") > F.col("trigger_time"))
+        & (F.col("event_time") <= F.col("due_at")),
+    ).select(
+        "event_id",
+        "event_time",
+        "event_type",
+        "message_id",
+        matched["campaign_id"],
+        "user_id",
+        "due_at",
+        "send_at",
+    )
+    sinks.merge_by_key(spark, GOLD_LATE_CANCELS, settings, rows, ("event_id", "message_id"), False)
+    return _table(spark, settings, GOLD_LATE_CANCELS).count()  # all known so far
+
+
+# --- delivery (R-SEND-3) ------------------------------------------------------------------------
+
+
+def check_providers(settings: Settings) -> None:
+    """Build every channel's provider once: a missing URL variable stops before any job runs."""
+    for channel in CHANNEL_NAMES:
+        build_provider(settings.sender.provider(channel), channel, settings.paths.lakehouse)
+
+
+def deliver_pending(spark: SparkSession, ctx: SendContext) -> None:
+    """Deliver the SENT messages of every settled batch not yet marked delivered."""
+    settings = ctx.settings
+    done = _table(spark, settings, SILVER_DELIVERY_PROGRESS).select("batch_id")
+    open_batches = (
+        _table(spark, settings, SILVER_SEND_PROGRESS)
+        .where(F.col("horizon").isNotNull())
+        .join(done, "batch_id", "left_anti")
+        .orderBy("batch_id")
+        .collect()
+    )
+    for b in open_batches:
+        _deliver_batch(spark, ctx, b)
+
+
+def _deliver_batch(spark: SparkSession, ctx: SendContext, b: Any) -> None:
+    settings = ctx.settings
+    batch_id = int(b["batch_id"])
+    if b["sent"] == 0 or b["previous_horizon"] == b["horizon"]:
+        _mark_delivered(spark, settings, batch_id, 0, 0)
+        return
+    sent = _table(spark, settings, GOLD_MESSAGES).where(
+        (F.col("state") == "SENT") & (F.col("send_at") < _lit_ts(b["horizon"]))
+    )
+    if b["previous_horizon"] is not None:
+        sent = sent.where(F.col("send_at") >= _lit_ts(b["previous_horizon"]))
+    final = (
+        _table(spark, settings, GOLD_DELIVERIES)
+        .where(_final_attempt(F.col("status"), F.col("http_status")))
+        .select("message_id")
+    )
+    todo = sent.join(final, "message_id", "left_anti").select(
+        "message_id", "channel", "address", "payload"
+    )
+    by_channel: dict[str, list[Outgoing]] = {}
+    for r in todo.collect():
+        by_channel.setdefault(r["channel"], []).append(
+            Outgoing(r["message_id"], r["channel"], r["address"], json.loads(r["payload"]))
+        )
+    open_left = 0
+    size = settings.sender.delivery_batch_size
+    for channel in CHANNEL_NAMES:
+        outgoing = sorted(by_channel.get(channel, []), key=lambda o: o.message_id)
+        if not outgoing:
+            continue
+        provider = build_provider(
+            settings.sender.provider(channel), channel, settings.paths.lakehouse
+        )
+        for i in range(0, len(outgoing), size):
+            open_left += _deliver_chunk(spark, settings, provider, outgoing[i : i + size], batch_id)
+    if open_left == 0:
+        counts = (
+            _table(spark, settings, GOLD_DELIVERIES)
+            .where(F.col("send_batch") == batch_id)
+            .groupBy("status")
+            .count()
+            .collect()
+        )
+        by = {r["status"]: int(r["count"]) for r in counts}
+        _mark_delivered(spark, settings, batch_id, by.get("DELIVERED", 0), by.get("FAILED", 0))
+
+
+def _deliver_chunk(
+    spark: SparkSession, settings: Settings, provider: Any, chunk: list[Outgoing], batch_id: int
+) -> int:
+    """Deliver one chunk and append its attempts; how many messages are still open."""
+    attempts: list[Attempt] = provider.deliver(chunk)
+    rows = [
+        (
+            a.message_id,
+            a.channel,
+            a.provider,
+            a.attempt,
+            a.status,
+            a.http_status,
+            a.error,
+            _naive(a.attempted_at),
+            a.duration_ms,
+            batch_id,
+        )
+        for a in attempts
+    ]
+    if rows:
+        spark.createDataFrame(rows, DELIVERIES).write.format("delta").mode("append").save(
+            GOLD_DELIVERIES.location(settings)
+        )
+    final = {a.message_id for a in attempts if _is_final(a)}
+    return sum(1 for o in chunk if o.message_id not in final)
+
+
+def _is_final(a: Attempt) -> bool:
+    """Delivered, or refused for good by the provider (a 3xx/4xx other than RETRIED).
+
+    A message whose retries ran out on a transient failure (timeout, 5xx, open circuit, 408,
+    429) or on credentials (401, 403: fixed by configuration) is not final: the next run
+    delivers it again under the same idempotency key.
+    """
+    if a.status == "DELIVERED":
+        return True
+    code = a.http_status
+    return (
+        a.status == "FAILED" and code is not None and 300 <= code < 500 and code not in (408, 429)
+    )
+
+
+def _final_attempt(status: Column, http_status: Column) -> Column:
+    """:func:`_is_final` as a Column over gold.deliveries."""
+    permanent = (http_status >= 300) & (http_status < 500) & ~http_status.isin(*RETRIED)
+    return (status == "DELIVERED") | ((status == "FAILED") & permanent)
+
+
+def _mark_delivered(
+    spark: SparkSession, settings: Settings, batch_id: int, delivered: int, failed: int
+) -> None:
+    # An append: deliver_pending only reaches here for a batch not yet marked.
+    df = spark.createDataFrame([(batch_id, delivered, failed)], DELIVERY_PROGRESS)
+    df.write.format("delta").mode("append").save(SILVER_DELIVERY_PROGRESS.location(settings))
