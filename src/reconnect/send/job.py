@@ -239,13 +239,15 @@ def send_batch(spark: SparkSession, ctx: SendContext, batch_id: int, w: datetime
     last = _table(spark, settings, SILVER_SEND_PROGRESS).orderBy(F.desc("batch_id")).first()
     if last is None or last["batch_id"] < batch_id:
         h: datetime | None = last["horizon"] if last else None
+        counts: dict[str, int] = {}
+        started = time.monotonic()
         if w is not None and (h is None or w > h):
-            started = time.monotonic()
             counts = settle(spark, ctx, h, w)
-            _record(spark, settings, batch_id, w, h, counts)
-            log.info("send:   settled %s in %.1fs", counts, time.monotonic() - started)
         else:
-            _record(spark, settings, batch_id, h, h, {})
+            w = h
+        counts["late_cancels"] = _late_cancels(spark, ctx)
+        _record(spark, settings, batch_id, w, h, counts)
+        log.info("send:   settled %s in %.1fs", counts, time.monotonic() - started)
     else:
         log.info("send: batch %d already settled", batch_id)
     started = time.monotonic()
@@ -309,7 +311,6 @@ def settle(
             counts["messages"] = sum(counts.values())
         finally:
             out.unpersist()
-        counts["late_cancels"] = _late_cancels(spark, ctx, w)
         return counts
     finally:
         cand.unpersist()
@@ -621,7 +622,7 @@ def _exit_matches(campaign: Campaign) -> Column | None:
     return reduce(lambda a, b: a | b, parts) if parts else None
 
 
-def _late_cancels(spark: SparkSession, ctx: SendContext, w: datetime) -> int:
+def _late_cancels(spark: SparkSession, ctx: SendContext) -> int:
     """Late events that would have cancelled a message already sent: counted, not lost."""
     settings = ctx.settings
     late = _table(spark, settings, SILVER_LATE_EVENTS).select("event_id")
