@@ -37,7 +37,7 @@ def test_generate_rejects_a_bad_config_naming_the_field(tmp_path, capsys):
 
 
 def test_every_subcommand_has_help(capsys):
-    for command in ("ingest", "generate", "import", "demo", "campaigns", "feeds"):
+    for command in ("ingest", "generate", "import", "demo", "campaigns", "feeds", "detect", "send"):
         with pytest.raises(SystemExit) as exit_info:
             main([command, "--help"])
         assert exit_info.value.code == 0
@@ -65,6 +65,19 @@ def test_demo_generates_ingests_and_prints_what_each_table_holds(spark, tmp_path
     rejected = re.search(r"bronze\.quarantine\s+([\d,]+) rejected lines", out)
     assert malformed and rejected and malformed.group(1) == rejected.group(1), out
     assert (Path(root) / "lakehouse" / "bronze" / "events" / "_delta_log").is_dir()
+    # The sender ran to the file provider: sends by channel and suppressions by reason.
+    assert "sends by channel:" in out and "messages not sent, by state and reason:" in out
+    outbox = list((Path(root) / "lakehouse" / "outbox").rglob("*.jsonl"))
+    assert outbox, out
+
+
+def test_r_send_3_a_webhook_without_its_url_variable_stops_before_any_job(tmp_path, capsys):
+    conf = tmp_path / "hook.yaml"
+    conf.write_text(
+        "sender:\n  providers:\n    email: {kind: webhook, url_env: RECONNECT_TEST_NO_SUCH_URL}\n"
+    )
+    assert main(["send", "--conf", str(conf)]) == EXIT_USAGE
+    assert "RECONNECT_TEST_NO_SUCH_URL" in capsys.readouterr().err
 
 
 def test_import_rees46_writes_landing_events_and_reports(shared_data, tmp_path, capsys):

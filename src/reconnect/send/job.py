@@ -712,22 +712,20 @@ def _deliver_batch(spark: SparkSession, ctx: SendContext, b: Any) -> None:
     todo = sent.join(final, "message_id", "left_anti").select(
         "message_id", "channel", "address", "payload"
     )
-    by_channel: dict[str, list[Outgoing]] = {}
-    for r in todo.collect():
-        by_channel.setdefault(r["channel"], []).append(
-            Outgoing(r["message_id"], r["channel"], r["address"], json.loads(r["payload"]))
-        )
     open_left = 0
     size = settings.sender.delivery_batch_size
-    for channel in CHANNEL_NAMES:
-        outgoing = sorted(by_channel.get(channel, []), key=lambda o: o.message_id)
-        if not outgoing:
-            continue
-        provider = build_provider(
-            settings.sender.provider(channel), channel, settings.paths.lakehouse
+    providers: dict[str, Any] = {}
+    chunk: list[Outgoing] = []
+    # Streamed to the driver in (channel, message id) order, one provider call per chunk.
+    for r in todo.orderBy("channel", "message_id").toLocalIterator():
+        if chunk and (len(chunk) >= size or chunk[0].channel != r["channel"]):
+            open_left += _deliver_chunk(spark, settings, providers, chunk, batch_id)
+            chunk = []
+        chunk.append(
+            Outgoing(r["message_id"], r["channel"], r["address"], json.loads(r["payload"]))
         )
-        for i in range(0, len(outgoing), size):
-            open_left += _deliver_chunk(spark, settings, provider, outgoing[i : i + size], batch_id)
+    if chunk:
+        open_left += _deliver_chunk(spark, settings, providers, chunk, batch_id)
     if open_left == 0:
         counts = (
             _table(spark, settings, GOLD_DELIVERIES)
@@ -741,10 +739,19 @@ def _deliver_batch(spark: SparkSession, ctx: SendContext, b: Any) -> None:
 
 
 def _deliver_chunk(
-    spark: SparkSession, settings: Settings, provider: Any, chunk: list[Outgoing], batch_id: int
+    spark: SparkSession,
+    settings: Settings,
+    providers: dict[str, Any],
+    chunk: list[Outgoing],
+    batch_id: int,
 ) -> int:
-    """Deliver one chunk and append its attempts; how many messages are still open."""
-    attempts: list[Attempt] = provider.deliver(chunk)
+    """Deliver one chunk (one channel) and append its attempts; how many are still open."""
+    channel = chunk[0].channel
+    if channel not in providers:
+        providers[channel] = build_provider(
+            settings.sender.provider(channel), channel, settings.paths.lakehouse
+        )
+    attempts: list[Attempt] = providers[channel].deliver(chunk)
     rows = [
         (
             a.message_id,
