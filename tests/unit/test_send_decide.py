@@ -78,6 +78,13 @@ def test_r_cap_1_sixth_send_in_24h_dropped_and_24h_plus_1s_later_sent():
     assert states[8] == ("SUPPRESSED", "FREQUENCY_CAP_GLOBAL")  # 01:00 d1 still inside
 
 
+def test_r_cap_1_the_sixth_is_dropped_and_the_next_24h_plus_1s_after_the_first_is_sent():
+    rs = rules(PING)
+    times = [f"2026-01-05T0{h}:00:00Z" for h in range(6)] + ["2026-01-06T00:00:01Z"]
+    got = [(s, r) for _, s, r, _ in outcomes([], [msg("ping", t) for t in times], rs)]
+    assert got == [("SENT", None)] * 5 + [("SUPPRESSED", "FREQUENCY_CAP_GLOBAL"), ("SENT", None)]
+
+
 def test_r_cap_1_history_from_earlier_batches_counts():
     rs = rules(PING)
     history = [

@@ -3,7 +3,9 @@
 The consent ledger has one row per change of a person's consent for a channel:
 
 - subscriber lists (email, SMS; DATA.md): a cuid in a list is opted in from that sync on, with
-  the list's address; a cuid missing from the channel's next list is opted out from that sync on;
+  the list's address; a cuid missing from the channel's next list is opted out from that sync on.
+  Every list restates consent at its sync time (DATA.md), so each listed cuid is a row per sync:
+  an opt-out event is overridden by a later list that still holds the cuid;
 - ``opt_in`` / ``opt_out`` events: e-mail and SMS ones apply to the cuid the user is linked to at
   the event (the event's own cuid, else the latest cuid the user's events carried before it);
   push ones apply to the device (``user_id``) and carry the push token as ``address``.
