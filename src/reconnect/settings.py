@@ -207,6 +207,16 @@ class ProviderSettings(_Strict):
     circuit_reset_seconds: float = Field(
         default=30.0, ge=0, description="webhook: how long an open circuit refuses requests."
     )
+    batch_size: int | None = Field(
+        default=None,
+        ge=1,
+        description="Messages per provider call, and per commit of their attempts to "
+        "gold.deliveries; default 500 for webhook and console, 50,000 for file.",
+    )
+
+    def chunk(self) -> int:
+        """Messages per provider call (``batch_size`` or the kind's default)."""
+        return self.batch_size or (50_000 if self.kind == "file" else 500)
 
     @model_validator(mode="after")
     def _webhook_needs_url(self) -> ProviderSettings:
@@ -232,7 +242,6 @@ class SenderSettings(_Strict):
         default_factory=lambda: {c: ProviderSettings() for c in CHANNEL_NAMES},
         description="R-SEND-3: one provider per channel.",
     )
-    delivery_batch_size: int = Field(default=500, ge=1)
 
     @field_validator("global_cap_window")
     @classmethod

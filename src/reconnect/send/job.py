@@ -713,12 +713,14 @@ def _deliver_batch(spark: SparkSession, ctx: SendContext, b: Any) -> None:
         "message_id", "channel", "address", "payload"
     )
     open_left = 0
-    size = settings.sender.delivery_batch_size
     providers: dict[str, Any] = {}
     chunk: list[Outgoing] = []
     # Streamed to the driver in (channel, message id) order, one provider call per chunk.
     for r in todo.orderBy("channel", "message_id").toLocalIterator():
-        if chunk and (len(chunk) >= size or chunk[0].channel != r["channel"]):
+        if chunk and (
+            chunk[0].channel != r["channel"]
+            or len(chunk) >= settings.sender.provider(chunk[0].channel).chunk()
+        ):
             open_left += _deliver_chunk(spark, settings, providers, chunk, batch_id)
             chunk = []
         chunk.append(
@@ -752,23 +754,24 @@ def _deliver_chunk(
             settings.sender.provider(channel), channel, settings.paths.lakehouse
         )
     attempts: list[Attempt] = providers[channel].deliver(chunk)
-    rows = [
-        (
-            a.message_id,
-            a.channel,
-            a.provider,
-            a.attempt,
-            a.status,
-            a.http_status,
-            a.error,
-            _naive(a.attempted_at),
-            a.duration_ms,
-            batch_id,
+    if attempts:
+        table = pa.table(
+            {
+                "message_id": [a.message_id for a in attempts],
+                "channel": [a.channel for a in attempts],
+                "provider": [a.provider for a in attempts],
+                "attempt": pa.array([a.attempt for a in attempts], pa.int32()),
+                "status": [a.status for a in attempts],
+                "http_status": pa.array([a.http_status for a in attempts], pa.int32()),
+                "error": pa.array([a.error for a in attempts], pa.string()),
+                "attempted_at": pa.array(
+                    [_naive(a.attempted_at) for a in attempts], pa.timestamp("us")
+                ),
+                "duration_ms": pa.array([a.duration_ms for a in attempts], pa.int64()),
+                "send_batch": pa.array([batch_id] * len(attempts), pa.int64()),
+            }
         )
-        for a in attempts
-    ]
-    if rows:
-        spark.createDataFrame(rows, DELIVERIES).write.format("delta").mode("append").save(
+        spark.createDataFrame(table, DELIVERIES).write.format("delta").mode("append").save(
             GOLD_DELIVERIES.location(settings)
         )
     final = {a.message_id for a in attempts if _is_final(a)}
