@@ -277,16 +277,16 @@ def settle(
     window = F.col("send_at") < _lit_ts(w)
     if h is not None:
         window = window & (F.col("send_at") >= _lit_ts(h))
-    cand = (
+    base = (
         cand.where(window)
         .withColumn("person_key", C.person_key(F.col("cuid"), F.col("user_id")))
         .withColumn("audience_ok", _audience(ctx))
         .persist()
     )
     try:
-        if cand.isEmpty():
+        if base.isEmpty():
             return {}
-        cand = _with_preemption(spark, ctx, cand, h, w)
+        cand = _with_preemption(spark, ctx, base, h, w)
         ledger = C.ledger(
             _table(spark, settings, BRONZE_SUBSCRIPTIONS),
             _table(spark, settings, BRONZE_EVENTS),
@@ -313,7 +313,7 @@ def settle(
             out.unpersist()
         return counts
     finally:
-        cand.unpersist()
+        base.unpersist()
 
 
 def _with_send_at(cand: DataFrame, ctx: SendContext) -> DataFrame:
