@@ -74,7 +74,7 @@ def _event_time(line: str) -> datetime | None:
 
 def test_one_batch_and_many_shuffled_batches_give_identical_tables(spark, lake, tmp_path):
     shop = tmp_path / "shop"
-    generate_shop(GeneratorConfig(events=6_000, days=30, start=date(2026, 3, 10)), shop)
+    generate_shop(GeneratorConfig(events=3_000, days=30, start=date(2026, 3, 10)), shop)
     lines = [
         line
         for f in sorted((shop / "events").glob("*.jsonl"))
@@ -96,7 +96,7 @@ def test_one_batch_and_many_shuffled_batches_give_identical_tables(spark, lake, 
 
     _run(spark, one, [lines])
 
-    # Arrival order: event time plus a random delay below the allowed lateness, cut into 12
+    # Arrival order: event time plus a random delay below the allowed lateness, cut into 4
     # files, each its own ingest commit and detection micro-batch.
     rng = random.Random(7)
     at = _event_time(lines[0])
@@ -108,13 +108,13 @@ def test_one_batch_and_many_shuffled_batches_give_identical_tables(spark, lake, 
     keyed.sort(key=lambda x: x[0])
     arrived = [line for _, line in keyed]
     assert arrived != lines, "the arrival order really differs from event-time order"
-    size = len(arrived) // 6 + 1
+    size = len(arrived) // 4 + 1
     chunks = [arrived[i : i + size] for i in range(0, len(arrived), size)]
     streaming = many.streaming.model_copy(update={"max_files_per_trigger": 1})
     _run(spark, many.model_copy(update={"streaming": streaming}), chunks)
 
     batches = spark.read.format("delta").load(SILVER_DETECT_PROGRESS.location(many)).count()
-    assert batches >= 6
+    assert batches >= 4
     late = spark.read.format("delta").load(SILVER_DETECT_PROGRESS.location(many))
     assert late.agg({"late_events": "sum"}).first()[0] == 0
 
@@ -124,7 +124,7 @@ def test_one_batch_and_many_shuffled_batches_give_identical_tables(spark, lake, 
     assert journeys == _table(spark, many, SILVER_JOURNEYS)
     assert _table(spark, one, GOLD_STEP_ELIGIBILITY) == _table(spark, many, GOLD_STEP_ELIGIBILITY)
 
-    assert spark.read.format("delta").load(SILVER_SEND_PROGRESS.location(many)).count() >= 6
+    assert spark.read.format("delta").load(SILVER_SEND_PROGRESS.location(many)).count() >= 4
     messages = _table(spark, one, GOLD_MESSAGES)
     assert messages == _table(spark, many, GOLD_MESSAGES)
     _check_invariants(spark, one)
@@ -150,7 +150,7 @@ def _check_invariants(spark, settings) -> None:
         assert m["reason"] is None or m["reason"] in REASONS, m
     sent = [m for m in messages if m["state"] == "SENT"]
     states = {m["state"] for m in messages}
-    assert len(sent) > 50 and "SUPPRESSED" in states and "CANCELLED" in states
+    assert len(sent) > 20 and "SUPPRESSED" in states and "CANCELLED" in states
 
     # R-CAP-1: at most 5 sends per person and channel in any rolling 24 h, all campaigns together.
     # (The only campaign cap of the demo campaigns, cart-reminder's, is checked the same way.)
