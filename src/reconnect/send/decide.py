@@ -81,11 +81,6 @@ def priority_ranks(campaigns: Sequence[Campaign], sender: SenderSettings) -> dic
     return {c.id: i for i, c in enumerate(ranked)}
 
 
-def competes(class_a: str, class_b: str) -> bool:
-    """R-PRIO-2: plain custom campaigns do not compete with each other."""
-    return not (class_a == "custom" and class_b == "custom")
-
-
 # --- time zones and quiet hours (R-QUIET-1) -----------------------------------------------------
 
 

@@ -60,7 +60,7 @@ from reconnect.send.decide import (
 )
 from reconnect.send.providers import Attempt, Outgoing, build_provider
 from reconnect.send.render import message_context, payload_json, render_payload
-from reconnect.settings import CHANNEL_NAMES, Settings
+from reconnect.settings import CHANNEL_NAMES, SenderSettings, Settings
 from reconnect.tables import (
     BRONZE_EVENTS,
     BRONZE_SUBSCRIPTIONS,
@@ -388,7 +388,7 @@ def _with_preemption(
         .where(
             (F.col("j_rank") < F.col("rank"))
             & (F.col("j_id") != F.col("journey_id"))
-            & ~((F.col("pclass") == "custom") & (F.col("j_class") == "custom"))
+            & ~((F.col("pclass") == "custom") & (F.col("j_class") == "custom"))  # R-PRIO-2
             & (F.col("trigger_time") <= t)
             & (F.col("last_due_at") >= t)
             & (F.col("ended_at").isNull() | (F.col("ended_at") > t))
@@ -464,7 +464,7 @@ def pass_partition(
     batches: Iterable[pa.RecordBatch],
     rules: dict[str, CampaignRules],
     active: set[str],
-    sender: Any,
+    sender: SenderSettings,
 ) -> Iterator[pa.RecordBatch]:
     """Decide the persons of one partition (rows sorted by person)."""
     schema = pa.schema([pa.field(f.name, _arrow_type(f.dataType)) for f in PASS_SCHEMA.fields])
