@@ -28,7 +28,6 @@ import re
 import resource
 import shutil
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +36,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from bench_detect import WorkerMemory as DetectWorkerMemory  # bench/ is on sys.path
 from reconnect.campaigns.loader import load_campaigns
 from reconnect.campaigns.model import Campaign
 from reconnect.runtime import build_spark_session
@@ -339,49 +339,12 @@ def reset_peak(pid: int | None) -> bool:
         return False
 
 
-class WorkerMemory(threading.Thread):
-    """Samples the summed PSS of the JVM's descendants (the Python workers) every 0.5 s.
-
-    A lower bound of the true peak (sampling can miss a short one); PSS because the workers are
-    forked from one daemon and share pages. Also the most processes seen at once and the largest
-    single one.
-    """
+class WorkerMemory(DetectWorkerMemory):
+    """bench_detect's sampler of the Python workers' PSS, also keeping the largest process."""
 
     def __init__(self, root_pid: int) -> None:
-        super().__init__(daemon=True)
-        self.root_pid = root_pid
-        self.peak_kb = 0
-        self.peak_workers = 0
+        super().__init__(root_pid)
         self.peak_one_kb = 0
-        self._halt = threading.Event()
-
-    def _descendants(self) -> list[int]:
-        parent: dict[int, int] = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-                parent[int(entry)] = int(stat[stat.rfind(")") + 2 :].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-        found, todo = [], [self.root_pid]
-        while todo:
-            p = todo.pop()
-            children = [c for c, pp in parent.items() if pp == p]
-            found += children
-            todo += children
-        return found
-
-    @staticmethod
-    def _pss_kb(pid: int) -> int:
-        try:
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-        except (OSError, ValueError):
-            pass
-        return 0
 
     def run(self) -> None:
         while not self._halt.wait(0.5):
@@ -390,13 +353,12 @@ class WorkerMemory(threading.Thread):
             self.peak_workers = max(self.peak_workers, len(pss))
             self.peak_one_kb = max([self.peak_one_kb, *pss])
 
-    def stop(self) -> dict[str, int]:
-        """Peaks: summed PSS (MiB), processes at once, largest single process's PSS (MiB)."""
-        self._halt.set()
-        self.join()
+    def peaks(self) -> dict[str, int]:
+        """Stop; peaks: summed PSS (MiB), processes at once, largest single process (MiB)."""
+        total_mb, workers = self.stop()
         return {
-            "python_workers_peak_pss_mb": self.peak_kb // 1024,
-            "python_workers_peak_processes": self.peak_workers,
+            "python_workers_peak_pss_mb": total_mb,
+            "python_workers_peak_processes": workers,
             "python_worker_largest_pss_mb": self.peak_one_kb // 1024,
         }
 
@@ -453,7 +415,7 @@ def timed_send(spark: SparkSession, settings: Settings, campaigns: list[Campaign
         summary = run_send(spark, settings, campaigns)
         seconds = time.monotonic() - t
     finally:
-        workers = sampler.stop() if sampler else {}
+        workers = sampler.peaks() if sampler else {}
         logger.removeHandler(phases)
         logger.setLevel(old_level)
     print(f"[send] {seconds:.1f}s\n{summary.describe()}", flush=True)

@@ -267,6 +267,17 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="log every micro-batch")
 
 
+def _streaming_job(p: argparse.ArgumentParser) -> None:
+    """Options of the jobs that read campaigns and run a streaming query (detect, send)."""
+    _common(p)
+    p.add_argument("--campaigns", help="folder of campaign YAML files (default: paths.campaigns)")
+    p.add_argument(
+        "--continuous",
+        action="store_true",
+        help="keep running with the processing-time trigger (default: availableNow)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -298,23 +309,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_feeds)
 
     p = sub.add_parser("detect", help=cmd_detect.__doc__, description=cmd_detect.__doc__)
-    _common(p)
-    p.add_argument("--campaigns", help="folder of campaign YAML files (default: paths.campaigns)")
-    p.add_argument(
-        "--continuous",
-        action="store_true",
-        help="keep running with the processing-time trigger (default: availableNow)",
-    )
+    _streaming_job(p)
     p.set_defaults(func=cmd_detect)
 
     p = sub.add_parser("send", help=cmd_send.__doc__, description=cmd_send.__doc__)
-    _common(p)
-    p.add_argument("--campaigns", help="folder of campaign YAML files (default: paths.campaigns)")
-    p.add_argument(
-        "--continuous",
-        action="store_true",
-        help="keep running with the processing-time trigger (default: availableNow)",
-    )
+    _streaming_job(p)
     p.set_defaults(func=cmd_send)
 
     p = sub.add_parser("generate", help=cmd_generate.__doc__, description=cmd_generate.__doc__)

@@ -42,7 +42,7 @@ from reconnect.detect.machine import Input, Machine, UserState
 from reconnect.detect.plan import CampaignPlan, active_campaigns, plan_campaigns
 from reconnect.detect.schedule import slots_between, to_micros
 from reconnect.ingest import sinks
-from reconnect.ingest.streams import with_trigger
+from reconnect.ingest.streams import run_to_end, with_trigger
 from reconnect.settings import Settings
 from reconnect.tables import (
     BRONZE_EVENTS,
@@ -193,14 +193,7 @@ def run_detect(
     ensure_tables(spark, settings)
     ctx = DetectContext.of(settings, campaigns)
     query = start_detect_query(spark, settings, ctx)
-    try:
-        query.awaitTermination()
-    finally:
-        if query.isActive:
-            query.stop()
-    err = query.exception()
-    if err is not None:
-        raise RuntimeError(f"streaming query detect failed: {err}")
+    run_to_end(query)
     return summarize(spark, settings)
 
 

@@ -422,9 +422,7 @@ def run_ingest(
     chosen = [SOURCES[s] for s in sources]
     if settings.streaming.trigger == "available_now":
         for source in sorted(chosen, key=lambda s: s.name == "events"):
-            query = start_ingest_query(spark, settings, source)
-            query.awaitTermination()
-            _raise_if_failed(query)
+            run_to_end(start_ingest_query(spark, settings, source))
         return
     queries = [start_ingest_query(spark, settings, s) for s in chosen]
     try:
@@ -434,6 +432,16 @@ def run_ingest(
             q.stop()
         for q in queries:
             _raise_if_failed(q)
+
+
+def run_to_end(query: StreamingQuery) -> None:
+    """Wait for a query to end (availableNow); stop it if interrupted; raise if it failed."""
+    try:
+        query.awaitTermination()
+    finally:
+        if query.isActive:
+            query.stop()
+    _raise_if_failed(query)
 
 
 def _raise_if_failed(query: StreamingQuery) -> None:

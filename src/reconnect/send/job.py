@@ -46,7 +46,7 @@ from reconnect.campaigns.model import Campaign
 from reconnect.detect import inputs as I
 from reconnect.detect.job import load_feeds
 from reconnect.ingest import sinks
-from reconnect.ingest.streams import with_trigger
+from reconnect.ingest.streams import run_to_end, with_trigger
 from reconnect.send import consent as C
 from reconnect.send.decide import (
     CampaignRules,
@@ -185,14 +185,7 @@ def run_send(spark: SparkSession, settings: Settings, campaigns: Sequence[Campai
     ctx = SendContext.of(settings, campaigns)
     deliver_pending(spark, ctx)
     query = start_send_query(spark, ctx)
-    try:
-        query.awaitTermination()
-    finally:
-        if query.isActive:
-            query.stop()
-    err = query.exception()
-    if err is not None:
-        raise RuntimeError(f"streaming query send failed: {err}")
+    run_to_end(query)
     return summarize(spark, settings)
 
 
