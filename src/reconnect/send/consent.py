@@ -136,16 +136,23 @@ def ledger(
 def at_send_time(messages: DataFrame, consent: DataFrame) -> DataFrame:
     """Per message: ``identified``, ``consent`` and ``address`` arrays in CHANNEL_NAMES order.
 
-    ``messages`` has ``message_id``, ``cuid``, ``user_id`` and ``send_at``. E-mail and SMS need a
+    ``messages`` has ``message_id``, ``cuid``, ``user_id``, ``send_at`` and optionally
+    ``channels``, the channels to look up (every channel without it; the others are null in
+    the arrays, and a message with no channel to look up has no row). E-mail and SMS need a
     cuid (R-OPT-2); their address is the one of the winning opt-in (null when it had none: the
     decision then falls back to the user feed's ``email`` / ``phone``). Push needs a token: an
     opt-in event of the device for that channel at or before the send time.
     """
+    channels = (
+        F.col("channels")
+        if "channels" in messages.columns
+        else F.array(*[F.lit(c) for c in CHANNEL_NAMES])
+    )
     lookups = messages.select(
         "message_id",
         "send_at",
         "cuid",
-        F.explode(F.array(*[F.lit(c) for c in CHANNEL_NAMES])).alias("channel"),
+        F.explode(channels).alias("channel"),
         "user_id",
     ).withColumn(
         "key",

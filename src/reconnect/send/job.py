@@ -26,7 +26,6 @@ insert-only MERGE adds nothing and nothing is sent twice (R-SEND-1).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -49,6 +48,10 @@ from reconnect.ingest import sinks
 from reconnect.ingest.streams import run_to_end, with_trigger
 from reconnect.send import consent as C
 from reconnect.send.decide import (
+    CANCELLED,
+    PRODUCT_TYPES,
+    SUPERSEDED,
+    SUPPRESSED,
     CampaignRules,
     Decision,
     decide_person,
@@ -274,30 +277,62 @@ def settle(
         cand.where(window)
         .withColumn("person_key", C.person_key(F.col("cuid"), F.col("user_id")))
         .withColumn("audience_ok", _audience(ctx))
+        .withColumn("channels", _content_channels(ctx))
+        .withColumn("verdict", _early_verdict(ctx))
         .persist()
     )
     try:
         if base.isEmpty():
             return {}
-        cand = _with_preemption(spark, ctx, base, h, w)
+        # Checks 1-3 (and paused campaigns) need no join: only the rest is joined with journeys
+        # and consent, and only messages with a channel left go through the per-person pass.
+        rest = base.where(F.col("verdict").isNull())
+        keys = rest.select(
+            "message_id", "person_key", "journey_id", "campaign_id", "send_at", "cuid", "user_id",
+            "channels",
+        )  # fmt: skip
         ledger = C.ledger(
             _table(spark, settings, BRONZE_SUBSCRIPTIONS),
             _table(spark, settings, BRONZE_EVENTS),
             _table(spark, settings, SILVER_LATE_EVENTS),
             w,
         )
-        consent = C.at_send_time(cand.select("message_id", "cuid", "user_id", "send_at"), ledger)
-        cand = cand.join(consent, "message_id", "left")
-        history = _history(spark, ctx, cand, h)
-        decided = _decide(ctx, cand, history)
-        out = decided.select(
+        flags = _preempted(spark, ctx, keys, h, w).join(
+            C.at_send_time(keys, ledger), "message_id", "full"
+        )
+        rest = (
+            rest.drop("verdict")
+            .join(flags, "message_id", "left")
+            .withColumn("preempted", F.coalesce(F.col("preempted"), F.lit(False)))
+            .withColumn("verdict", _channel_verdict())
+        )
+        viable = rest.where(F.col("verdict").isNull())
+        history = _history(spark, ctx, viable, h)
+        passed = _decide(ctx, viable, history).select(
             *[
                 F.timestamp_micros(F.col(f.name)).alias(f.name)
                 if f.name in _TS_FIELDS
                 else F.col(f.name)
                 for f in MESSAGES.fields
             ]
-        ).persist()
+        )
+        early = base.where(F.col("verdict").isNotNull()).unionByName(
+            rest.where(F.col("verdict").isNotNull()), allowMissingColumns=True
+        )
+        out = (
+            early.select(
+                *[
+                    F.col(f"verdict.{f.name}").alias(f.name)
+                    if f.name in ("state", "reason")
+                    else F.lit(None).cast(f.dataType).alias(f.name)
+                    if f.name in ("channel", "address", "payload")
+                    else F.col(f.name)
+                    for f in MESSAGES.fields
+                ]
+            )
+            .unionByName(passed)
+            .persist()
+        )
         try:
             _merge_messages(spark, settings, out, h, w)
             counts = {r["state"]: int(r["count"]) for r in out.groupBy("state").count().collect()}
@@ -307,6 +342,96 @@ def settle(
         return counts
     finally:
         base.unpersist()
+
+
+def _verdict(state: str | Column, reason: str | Column) -> Column:
+    def lit(v: str | Column) -> Column:
+        return v if isinstance(v, Column) else F.lit(v)
+
+    return F.struct(lit(state).alias("state"), lit(reason).alias("reason"))
+
+
+def _content_channels(ctx: SendContext) -> Column:
+    """The channels a message has content for, in the campaign's order (R-CHAN-1).
+
+    :meth:`CampaignRules.content` as a Column: a control step without templates has every
+    channel of its campaign, an unknown step none.
+    """
+    known: list[Column] = []
+    every: list[Column] = []
+    for cid, r in sorted(ctx.rules.items()):
+        for vid, step in sorted(r.templates):
+            for control in (False, True):
+                content = r.content(vid, step, control)
+                known += [
+                    F.lit(f"{cid}|{vid}|{step}|{int(control)}"),
+                    F.array(*[F.lit(c) for c in r.channels if c in content]),
+                ]
+        every += [F.lit(cid), F.array(*[F.lit(c) for c in r.channels])]
+    none = F.array().cast("array<string>")
+    if not known:
+        return none
+    key = F.concat_ws(
+        "|",
+        F.col("campaign_id"),
+        F.col("variation_id"),
+        F.col("step_number").cast("string"),
+        F.col("is_control").cast("int").cast("string"),
+    )
+    every_map = F.create_map(*every)
+    fallback = F.when(F.col("is_control"), F.try_element_at(every_map, F.col("campaign_id")))
+    return F.coalesce(F.try_element_at(F.create_map(*known), key), fallback, none)
+
+
+def _early_verdict(ctx: SendContext) -> Column:
+    """Checks 1-3 of :func:`decide.decide`, and paused or removed campaigns, as a Column.
+
+    ``(state, reason)`` for a message these checks settle, else null. They do not depend on
+    the person's other messages, so they are decided before any join.
+    """
+    state, reason, campaign = F.col("state"), F.col("reason"), F.col("campaign_id")
+    active = sorted(ctx.active())
+    product = sorted(k for k, r in ctx.rules.items() if r.type in PRODUCT_TYPES)
+    is_active = campaign.isin(*active) if active else F.lit(False)
+    is_product = campaign.isin(*product) if product else F.lit(False)
+    return (
+        F.when(
+            (state == CANCELLED) & (reason == "CANCELLED_BY_PRIORITY"),
+            _verdict(SUPPRESSED, "CANCELLED_BY_PRIORITY"),
+        )
+        .when(state.isin(CANCELLED, SUPERSEDED), _verdict(state, reason))
+        .when(~is_active, _verdict(SUPPRESSED, "CAMPAIGN_INACTIVE"))
+        .when(~F.coalesce("audience_ok", F.lit(False)), _verdict(SUPPRESSED, "AUDIENCE_EXIT"))
+        .when(
+            is_product & F.coalesce(F.size("payload") <= 0, F.lit(True)),
+            _verdict(SUPPRESSED, "EMPTY_PAYLOAD"),
+        )
+    )
+
+
+def _channel_verdict() -> Column:
+    """Check 4 and the part of check 5 that does not depend on counts, as a Column.
+
+    A preempted message, and one without a channel that has both an identifier and consent
+    (the reason is then the first channel's, as :func:`decide.choose_channel` gives it); null
+    for a message the per-person pass decides.
+    """
+    names = F.array(*[F.lit(c) for c in CHANNEL_NAMES])
+
+    def at(arr: str, channel: Column) -> Column:
+        return F.coalesce(
+            F.try_element_at(F.col(arr), F.array_position(names, channel).cast("int")),
+            F.lit(False),
+        )
+
+    viable = F.exists("channels", lambda c: at("identified", c) & at("consent", c))
+    first = F.try_element_at(F.col("channels"), F.lit(1))
+    return F.when(F.col("preempted"), _verdict(SUPPRESSED, "PRIORITY_PREEMPTED")).when(
+        ~viable,
+        _verdict(
+            SUPPRESSED, F.when(at("identified", first), "NOT_OPTED_IN").otherwise("NO_IDENTIFIER")
+        ),
+    )
 
 
 def _with_send_at(cand: DataFrame, ctx: SendContext) -> DataFrame:
@@ -345,10 +470,13 @@ def _audience(ctx: SendContext) -> Column:
     return expr.otherwise(F.lit(True))
 
 
-def _with_preemption(
+def _preempted(
     spark: SparkSession, ctx: SendContext, cand: DataFrame, h: datetime | None, w: datetime
 ) -> DataFrame:
-    """``preempted``: an active journey of a higher-priority campaign at send time (R-PRIO-2)."""
+    """``(message_id, preempted)``: messages preempted at their send time (R-PRIO-2).
+
+    Preempted means the person has an active journey of a higher-priority campaign.
+    """
     ranks = spark.createDataFrame(
         [(k, r.rank, ctx.classes[k]) for k, r in ctx.rules.items()],
         "campaign_id string, rank int, pclass string",
@@ -376,7 +504,7 @@ def _with_preemption(
         .where(F.col("pclass") != "user_attribute_change")
     )
     t = F.col("send_at")
-    hit = (
+    return (
         m.join(journeys, "person_key")
         .where(
             (F.col("j_rank") < F.col("rank"))
@@ -389,9 +517,6 @@ def _with_preemption(
         .select("message_id")
         .distinct()
         .withColumn("preempted", F.lit(True))
-    )
-    return cand.join(hit, "message_id", "left").withColumn(
-        "preempted", F.coalesce(F.col("preempted"), F.lit(False))
     )
 
 
@@ -444,11 +569,10 @@ def _decide(ctx: SendContext, cand: DataFrame, history: DataFrame) -> DataFrame:
     )
     rows = m.unionByName(hist).repartition("person_key").sortWithinPartitions("person_key")
     rules = ctx.rules
-    active = ctx.active()
     sender = ctx.settings.sender
 
     def run(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        yield from pass_partition(batches, rules, active, sender)
+        yield from pass_partition(batches, rules, sender)
 
     return rows.mapInArrow(run, PASS_SCHEMA)
 
@@ -456,10 +580,13 @@ def _decide(ctx: SendContext, cand: DataFrame, history: DataFrame) -> DataFrame:
 def pass_partition(
     batches: Iterable[pa.RecordBatch],
     rules: dict[str, CampaignRules],
-    active: set[str],
     sender: SenderSettings,
 ) -> Iterator[pa.RecordBatch]:
-    """Decide the persons of one partition (rows sorted by person)."""
+    """Decide the persons of one partition (rows sorted by person).
+
+    The messages are those of active campaigns that :func:`_early_verdict` and
+    :func:`_channel_verdict` left open: each has a channel with an identifier and consent.
+    """
     schema = pa.schema([pa.field(f.name, _arrow_type(f.dataType)) for f in PASS_SCHEMA.fields])
     out: list[dict[str, Any]] = []
     person: str | None = None
@@ -469,13 +596,8 @@ def pass_partition(
     def flush() -> None:
         if person is None:
             return
-        for m, d in decide_person(
-            history, [x for x in pending if x["campaign_id"] in active], rules, sender
-        ):
+        for m, d in decide_person(history, pending, rules, sender):
             out.append(_message_row(m, d, rules[m["campaign_id"]]))
-        for m in pending:
-            if m["campaign_id"] not in active:
-                out.append(_message_row(m, _inactive(m), rules.get(m["campaign_id"])))
 
     for batch in batches:
         for row in batch.to_pylist():
@@ -495,16 +617,9 @@ def pass_partition(
         yield pa.RecordBatch.from_pylist(out, schema)
 
 
-def _inactive(m: Mapping[str, Any]) -> Decision:
-    """Messages of a paused or removed campaign: detection's verdict, else suppressed."""
-    if m["state"] in ("CANCELLED", "SUPERSEDED"):
-        return Decision(m["state"], m["reason"])
-    return Decision("SUPPRESSED", "CAMPAIGN_INACTIVE")
-
-
-def _message_row(m: Mapping[str, Any], d: Decision, rules: CampaignRules | None) -> dict[str, Any]:
+def _message_row(m: Mapping[str, Any], d: Decision, rules: CampaignRules) -> dict[str, Any]:
     payload = None
-    if d.channel is not None and rules is not None:
+    if d.channel is not None:
         products = [dict(p) for p in m["payload"] or []]
         content = rules.content(m["variation_id"], m["step_number"], m["is_control"])
         ctx = message_context(
@@ -716,9 +831,7 @@ def _deliver_batch(spark: SparkSession, ctx: SendContext, b: Any) -> None:
         ):
             open_left += _deliver_chunk(spark, settings, providers, chunk, batch_id)
             chunk = []
-        chunk.append(
-            Outgoing(r["message_id"], r["channel"], r["address"], json.loads(r["payload"]))
-        )
+        chunk.append(Outgoing(r["message_id"], r["channel"], r["address"], text=r["payload"]))
     if chunk:
         open_left += _deliver_chunk(spark, settings, providers, chunk, batch_id)
     if open_left == 0:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import json
 import logging
 import os
 import sys
@@ -46,12 +47,28 @@ class ProviderError(Exception):
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One message to deliver; ``payload`` is what ``render_payload`` returned for it."""
+    """One message to deliver.
+
+    ``payload`` is what ``render_payload`` returned for it, or ``text`` is that payload already
+    dumped by ``payload_json`` (``gold.messages.payload``), which a provider sends as it is.
+    """
 
     message_id: str
     channel: str
     address: str
-    payload: dict[str, Any]
+    payload: Mapping[str, Any] | None = None
+    text: str | None = None
+
+    def json(self) -> str:
+        """The payload as one line of JSON (``payload_json``)."""
+        return self.text if self.text is not None else payload_json(self.payload or {})
+
+    def data(self) -> Mapping[str, Any]:
+        """The payload as a mapping."""
+        if self.payload is not None:
+            return self.payload
+        loaded: Mapping[str, Any] = json.loads(self.text or "{}")
+        return loaded
 
 
 @dataclass(frozen=True)
@@ -238,7 +255,7 @@ class WebhookProvider:
 
     def _deliver_one(self, message: Outgoing) -> list[Attempt]:
         try:
-            body = payload_json(message.payload).encode("utf-8")
+            body = message.json().encode("utf-8")
         except (TypeError, ValueError) as e:
             error = f"payload is not JSON-serialisable: {e}"
             return [self._attempt(message, 1, FAILED, _now(), 0, None, error)]
@@ -393,7 +410,7 @@ class FileProvider:
         errors: dict[str, str] = {}
         for m in messages:
             try:
-                lines.append((m.message_id, payload_json(m.payload)))
+                lines.append((m.message_id, m.json()))
             except (TypeError, ValueError) as e:
                 errors[m.message_id] = f"payload is not JSON-serialisable: {e}"
         if lines:
@@ -465,7 +482,7 @@ class ConsoleProvider:
             status: AttemptStatus = DELIVERED
             error: str | None = None
             try:
-                print(line + _headline(m.payload), file=self._stream or sys.stdout, flush=True)
+                print(line + _headline(m.data()), file=self._stream or sys.stdout, flush=True)
             except OSError as e:
                 status, error = FAILED, f"{type(e).__name__}: {e}"
             attempts.append(
