@@ -233,10 +233,19 @@ def timed_floors(spark, settings: Settings, root: Path) -> tuple[float, float]:
     ``count`` and ``max(event_time)`` over two columns, which never moves an event.
     """
     events = spark.read.format("delta").load(BRONZE_EVENTS.location(settings))
-    grouped = events.groupBy("user_id").agg(
-        F.array_sort(F.collect_list(F.struct("event_time", "event_id", *events.columns))).alias(
-            "events"
+
+    def by_time(a, b):  # event time, then event id (a map column cannot be compared)
+        t, i = "event_time", "event_id"
+        return (
+            F.when(a[t] < b[t], -1)
+            .when(a[t] > b[t], 1)
+            .when(a[i] < b[i], -1)
+            .when(a[i] > b[i], 1)
+            .otherwise(0)
         )
+
+    grouped = events.groupBy("user_id").agg(
+        F.array_sort(F.collect_list(F.struct(*events.columns)), by_time).alias("events")
     )
     counted = events.groupBy("user_id").agg(
         F.count("*").alias("events"), F.max("event_time").alias("last_event_at")

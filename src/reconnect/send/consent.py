@@ -169,33 +169,49 @@ def at_send_time(messages: DataFrame, consent: DataFrame) -> DataFrame:
         & (F.col("c.time") <= F.col("m.send_at")),
         "left",
     )
+    # One aggregation per message, a column per channel (no shuffle per channel); a channel not
+    # looked up is null in the arrays. An ordering of null (another channel's row, or no ledger
+    # row) is ignored by max_by.
     order = F.struct(F.col("c.time"), F.col("c.src"), F.col("c.seq"))
-    per_channel = joined.groupBy(
-        F.col("m.message_id").alias("message_id"),
-        F.col("m.channel").alias("channel"),
-        F.col("m.cuid").alias("cuid"),
-    ).agg(
-        F.max_by(
-            F.struct(F.col("c.opted").alias("opted"), F.col("c.address").alias("address")), order
-        ).alias("last"),
-        F.max(F.col("c.opted") & F.col("c.address").isNotNull()).alias("token"),
-    )
-    channel = F.col("channel")
-    per_channel = per_channel.select(
+    found = F.col("c.time").isNotNull()
+    parts = []
+    for name in CHANNEL_NAMES:
+        is_c = F.col("m.channel") == name
+        parts += [
+            F.max(is_c).alias(f"seen_{name}"),
+            F.max_by(
+                F.when(
+                    is_c,
+                    F.struct(F.col("c.opted").alias("opted"), F.col("c.address").alias("address")),
+                ),
+                F.when(is_c & found, order),
+            ).alias(f"last_{name}"),
+            F.max(F.when(is_c, F.col("c.opted") & F.col("c.address").isNotNull())).alias(
+                f"token_{name}"
+            ),
+        ]
+    per_message = joined.groupBy(
+        F.col("m.message_id").alias("message_id"), F.col("m.cuid").alias("cuid")
+    ).agg(*parts)
+
+    def identified(name: str) -> Column:
+        known = (
+            F.coalesce(F.col(f"token_{name}"), F.lit(False))
+            if name in PUSH
+            else F.col("cuid").isNotNull()
+        )
+        return F.when(F.col(f"seen_{name}"), known)
+
+    return per_message.select(
         "message_id",
-        "channel",
-        F.when(channel.isin(*PUSH), F.coalesce(F.col("token"), F.lit(False)))
-        .otherwise(F.col("cuid").isNotNull())
-        .alias("identified"),
-        F.coalesce(F.col("last.opted"), F.lit(False)).alias("consent"),
-        F.when(F.col("last.opted"), F.col("last.address")).alias("address"),
-    )
-    return per_channel.groupBy("message_id").agg(
-        *[
-            F.array(*[F.max(F.when(channel == c, F.col(name))) for c in CHANNEL_NAMES]).alias(name)
-            for name in ("identified", "consent")
-        ],
-        F.array(*[F.max(F.when(channel == c, F.col("address"))) for c in CHANNEL_NAMES]).alias(
-            "address"
-        ),
+        F.array(*[identified(c) for c in CHANNEL_NAMES]).alias("identified"),
+        F.array(
+            *[
+                F.when(F.col(f"seen_{c}"), F.coalesce(F.col(f"last_{c}.opted"), F.lit(False)))
+                for c in CHANNEL_NAMES
+            ]
+        ).alias("consent"),
+        F.array(
+            *[F.when(F.col(f"last_{c}.opted"), F.col(f"last_{c}.address")) for c in CHANNEL_NAMES]
+        ).alias("address"),
     )
