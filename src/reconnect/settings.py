@@ -211,12 +211,12 @@ class ProviderSettings(_Strict):
         default=None,
         ge=1,
         description="Messages per provider call, and per commit of their attempts to "
-        "gold.deliveries; default 500 for webhook and console, 50,000 for file.",
+        "gold.deliveries; default 500 for webhook and console, 200,000 for file.",
     )
 
     def chunk(self) -> int:
         """Messages per provider call (``batch_size`` or the kind's default)."""
-        return self.batch_size or (50_000 if self.kind == "file" else 500)
+        return self.batch_size or (200_000 if self.kind == "file" else 500)
 
     @model_validator(mode="after")
     def _webhook_needs_url(self) -> ProviderSettings:

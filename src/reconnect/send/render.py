@@ -6,6 +6,7 @@ Pure functions, no I/O. A template variable is ``{{ root.key }}`` with a root of
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -83,15 +84,30 @@ def render(text: str, context: Mapping[str, Any]) -> str:
     still gets "Hi , ..." rather than no message; the campaign loader already refuses unknown
     roots, so a typo in the namespace cannot reach this point.
     """
-
-    def replace(match: re.Match[str]) -> str:
-        path = match.group(1).strip()
+    pieces: list[str] = []
+    for literal, path, last in _parts(text):
+        pieces.append(literal)
+        if path is None:
+            continue
         value = _lookup(context, path)
-        if value is _MISSING or value is None or isinstance(value, Mapping | list | tuple):
-            return ""
-        return _format(path.rsplit(".", 1)[-1], value)
+        if type(value) is str:  # the common case, without the checks below
+            pieces.append(value)
+        elif not (value is _MISSING or value is None or isinstance(value, Mapping | list | tuple)):
+            pieces.append(_format(last, value))
+    return "".join(pieces)
 
-    return _VARIABLE.sub(replace, text)
+
+@functools.lru_cache(maxsize=4096)
+def _parts(text: str) -> tuple[tuple[str, str | None, str], ...]:
+    """A template cut once into (literal text, variable path or None, the path's last segment)."""
+    parts: list[tuple[str, str | None, str]] = []
+    start = 0
+    for match in _VARIABLE.finditer(text):
+        path = match.group(1).strip()
+        parts.append((text[start : match.start()], path, path.rsplit(".", 1)[-1]))
+        start = match.end()
+    parts.append((text[start:], None, ""))
+    return tuple(parts)
 
 
 def message_context(
@@ -122,7 +138,10 @@ def message_context(
 
 def _jsonable(key: str, value: Any) -> Any:
     """``value`` made JSON-serialisable; Decimals become exact strings (prices ``'12.50'``)."""
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or kind is float or value is None:
+        return value  # exact types first: the isinstance checks below are slow on ABCs
+    if kind is dict or isinstance(value, Mapping):
         return {str(k): _jsonable(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_jsonable(key, v) for v in value]
