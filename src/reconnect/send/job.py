@@ -822,13 +822,13 @@ def _deliver_batch(spark: SparkSession, ctx: SendContext, b: Any) -> None:
     )
     open_left = 0
     providers: dict[str, Any] = {}
+    sizes = {c: settings.sender.provider(c).chunk() for c in CHANNEL_NAMES}
     chunk: list[Outgoing] = []
-    # Streamed to the driver in (channel, message id) order, one provider call per chunk.
-    for r in todo.orderBy("channel", "message_id").toLocalIterator():
-        if chunk and (
-            chunk[0].channel != r["channel"]
-            or len(chunk) >= settings.sender.provider(chunk[0].channel).chunk()
-        ):
+    # Streamed to the driver in (channel, message id) order, one provider call per chunk; the
+    # next partition is computed while this one is delivered.
+    rows = todo.orderBy("channel", "message_id").toLocalIterator(prefetchPartitions=True)
+    for r in rows:
+        if chunk and (chunk[0].channel != r["channel"] or len(chunk) >= sizes[chunk[0].channel]):
             open_left += _deliver_chunk(spark, settings, providers, chunk, batch_id)
             chunk = []
         chunk.append(Outgoing(r["message_id"], r["channel"], r["address"], text=r["payload"]))
