@@ -210,6 +210,12 @@ def render_migration(path: Path, settings: Settings) -> list[str]:
 _ENSURED: set[tuple[str, str, str]] = set()
 
 
+def _registered(spark: SparkSession, name: str) -> bool:
+    """Whether ``name`` is a table in the catalog (a missing schema is not an error)."""
+    schema = name.rsplit(".", 1)[0]
+    return bool(spark.catalog.databaseExists(schema) and spark.catalog.tableExists(name))
+
+
 def ensure_tables(spark: SparkSession, settings: Settings, force: bool = False) -> None:
     """Apply every migration (idempotent statements) so all tables exist and are registered.
 
@@ -222,10 +228,19 @@ def ensure_tables(spark: SparkSession, settings: Settings, force: bool = False) 
     )
     if key in _ENSURED and not force:
         return
+    # Only a name registered before this call can point elsewhere: one created just now points
+    # where the DDL put it. (A fresh process with the in-memory catalog skips every check.)
+    before = {
+        t.qualified_name(settings)
+        for t in ALL_TABLES
+        if _registered(spark, t.qualified_name(settings))
+    }
     for path in migration_files():
         for stmt in render_migration(path, settings):
             spark.sql(stmt)
     for table in ALL_TABLES:
+        if table.qualified_name(settings) not in before:
+            continue
         # CREATE TABLE IF NOT EXISTS keeps an existing registration: make sure the name
         # points where these settings write, or two environments would silently mix.
         # DESCRIBE TABLE EXTENDED reads the catalog entry (~0.1 s); DESCRIBE DETAIL would

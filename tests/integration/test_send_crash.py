@@ -37,7 +37,7 @@ from reconnect.tables import GOLD_MESSAGES
 pytestmark = pytest.mark.spark
 
 KILLS = 20
-USERS = 60
+USERS = 40
 CART = {"id": "cart", "name": "Cart", "type": "cart_abandonment", "wait": "1h",
         "dont_send_if": ["purchase"], "channels": ["email", "web_push"],
         "steps": [{"name": "first"}, {"name": "second", "wait": "1h"}]}  # fmt: skip
@@ -94,7 +94,7 @@ def _wait_for(proc: subprocess.Popen, ready, timeout: float) -> bool:
 
 
 def test_sigkill_during_writes_and_delivery_sends_every_message_once(spark, lake, tmp_path):
-    # The lake up to detection: six detection batches (one events file each).
+    # The lake up to detection: four detection batches (one events file each).
     s = Scenario(
         [campaign(CART)],
         product_feed=[

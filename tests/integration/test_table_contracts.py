@@ -34,3 +34,13 @@ def test_migration_files_are_versioned_in_order():
     names = [p.name for p in migration_files()]
     assert names == sorted(names)
     assert names[0].startswith("V001__")
+
+
+def test_a_name_registered_at_another_lake_stops_the_job(spark, lake, tmp_path):
+    ensure_tables(spark, lake)
+    # The same catalog names, but the settings put the tables in another folder.
+    elsewhere = lake.model_copy(
+        update={"paths": lake.paths.model_copy(update={"lakehouse": str(tmp_path / "other")})}
+    )
+    with pytest.raises(ValueError, match=r"is registered at .*, but the settings put it at"):
+        ensure_tables(spark, elsewhere)
