@@ -141,15 +141,18 @@ def at_send_time(messages: DataFrame, consent: DataFrame) -> DataFrame:
     the arrays, and a message with no channel to look up has no row). E-mail and SMS need a
     cuid (R-OPT-2); their address is the one of the winning opt-in (null when it had none: the
     decision then falls back to the user feed's ``email`` / ``phone``). Push needs a token: an
-    opt-in event of the device for that channel at or before the send time.
+    opt-in event of the device for that channel at or before the send time. A ``person_key``
+    column of ``messages`` is carried through.
     """
     channels = (
         F.col("channels")
         if "channels" in messages.columns
         else F.array(*[F.lit(c) for c in CHANNEL_NAMES])
     )
+    carried = [c for c in ("person_key",) if c in messages.columns]
     lookups = messages.select(
         "message_id",
+        *carried,
         "send_at",
         "cuid",
         F.explode(channels).alias("channel"),
@@ -191,7 +194,9 @@ def at_send_time(messages: DataFrame, consent: DataFrame) -> DataFrame:
             ),
         ]
     per_message = joined.groupBy(
-        F.col("m.message_id").alias("message_id"), F.col("m.cuid").alias("cuid")
+        F.col("m.message_id").alias("message_id"),
+        *[F.col(f"m.{c}").alias(c) for c in carried],
+        F.col("m.cuid").alias("cuid"),
     ).agg(*parts)
 
     def identified(name: str) -> Column:
@@ -204,6 +209,7 @@ def at_send_time(messages: DataFrame, consent: DataFrame) -> DataFrame:
 
     return per_message.select(
         "message_id",
+        *carried,
         F.array(*[identified(c) for c in CHANNEL_NAMES]).alias("identified"),
         F.array(
             *[

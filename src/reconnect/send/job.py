@@ -284,8 +284,9 @@ def settle(
     try:
         if base.isEmpty():
             return {}
-        # Checks 1-3 (and paused campaigns) need no join: only the rest is joined with journeys
-        # and consent, and only messages with a channel left go through the per-person pass.
+        # Checks 1-3 (and paused campaigns) need no join. The rest, with what holds at their
+        # send time (preemption, identifiers and consent) and the person's earlier sends, meet
+        # as rows of one shuffle by person: the wide rows are shuffled once, never joined.
         rest = base.where(F.col("verdict").isNull())
         keys = rest.select(
             "message_id", "person_key", "journey_id", "campaign_id", "send_at", "cuid", "user_id",
@@ -297,18 +298,13 @@ def settle(
             _table(spark, settings, SILVER_LATE_EVENTS),
             w,
         )
-        flags = _preempted(spark, ctx, keys, h, w).join(
-            C.at_send_time(keys, ledger), "message_id", "full"
-        )
-        rest = (
-            rest.drop("verdict")
-            .join(flags, "message_id", "left")
-            .withColumn("preempted", F.coalesce(F.col("preempted"), F.lit(False)))
-            .withColumn("verdict", _channel_verdict())
-        )
-        viable = rest.where(F.col("verdict").isNull())
-        history = _history(spark, ctx, viable, h)
-        passed = _decide(ctx, viable, history).select(
+        passed = _decide(
+            ctx,
+            rest,
+            preempted=_preempted(spark, ctx, keys, h, w),
+            consent=C.at_send_time(keys, ledger),
+            history=_history(spark, ctx, keys, h),
+        ).select(
             *[
                 F.timestamp_micros(F.col(f.name)).alias(f.name)
                 if f.name in _TS_FIELDS
@@ -316,9 +312,7 @@ def settle(
                 for f in MESSAGES.fields
             ]
         )
-        early = base.where(F.col("verdict").isNotNull()).unionByName(
-            rest.where(F.col("verdict").isNotNull()), allowMissingColumns=True
-        )
+        early = base.where(F.col("verdict").isNotNull())
         out = (
             early.select(
                 *[
@@ -409,31 +403,6 @@ def _early_verdict(ctx: SendContext) -> Column:
     )
 
 
-def _channel_verdict() -> Column:
-    """Check 4 and the part of check 5 that does not depend on counts, as a Column.
-
-    A preempted message, and one without a channel that has both an identifier and consent
-    (the reason is then the first channel's, as :func:`decide.choose_channel` gives it); null
-    for a message the per-person pass decides.
-    """
-    names = F.array(*[F.lit(c) for c in CHANNEL_NAMES])
-
-    def at(arr: str, channel: Column) -> Column:
-        return F.coalesce(
-            F.try_element_at(F.col(arr), F.array_position(names, channel).cast("int")),
-            F.lit(False),
-        )
-
-    viable = F.exists("channels", lambda c: at("identified", c) & at("consent", c))
-    first = F.try_element_at(F.col("channels"), F.lit(1))
-    return F.when(F.col("preempted"), _verdict(SUPPRESSED, "PRIORITY_PREEMPTED")).when(
-        ~viable,
-        _verdict(
-            SUPPRESSED, F.when(at("identified", first), "NOT_OPTED_IN").otherwise("NO_IDENTIFIER")
-        ),
-    )
-
-
 def _with_send_at(cand: DataFrame, ctx: SendContext) -> DataFrame:
     """``send_at`` and ``deferred_from`` (R-QUIET-1, on the campaign's first channel)."""
     sender = ctx.settings.sender
@@ -473,7 +442,7 @@ def _audience(ctx: SendContext) -> Column:
 def _preempted(
     spark: SparkSession, ctx: SendContext, cand: DataFrame, h: datetime | None, w: datetime
 ) -> DataFrame:
-    """``(message_id, preempted)``: messages preempted at their send time (R-PRIO-2).
+    """``(message_id, person_key)`` of the messages preempted at their send time (R-PRIO-2).
 
     Preempted means the person has an active journey of a higher-priority campaign.
     """
@@ -514,9 +483,8 @@ def _preempted(
             & (F.col("last_due_at") >= t)
             & (F.col("ended_at").isNull() | (F.col("ended_at") > t))
         )
-        .select("message_id")
+        .select("message_id", "person_key")
         .distinct()
-        .withColumn("preempted", F.lit(True))
     )
 
 
@@ -545,36 +513,69 @@ _MESSAGE_INPUT = (
     "message_id", "journey_id", "campaign_id", "campaign_type", "variation_id", "is_control",
     "step_number", "step_name", "person_key", "user_id", "cuid", "trigger_time", "due_at",
     "send_at", "deferred_from", "state", "reason", "decided_by", "payload", "user_attributes",
-    "audience_ok", "preempted", "identified", "consent", "address",
+    "audience_ok",
 )  # fmt: skip
+_FLAGS = ("identified", "consent", "address")
 
 
-def _decide(ctx: SendContext, cand: DataFrame, history: DataFrame) -> DataFrame:
-    """Run the per-person pass (mapInArrow over persons, sorted within each)."""
+def _decide(
+    ctx: SendContext,
+    messages: DataFrame,
+    preempted: DataFrame,
+    consent: DataFrame,
+    history: DataFrame,
+) -> DataFrame:
+    """Run the per-person pass (mapInArrow over persons, sorted within each).
+
+    Four kinds of rows meet in one shuffle by person: ``m`` the messages, ``p`` a preempted
+    message's id, ``c`` a message's identifiers, consent and addresses per channel, ``h`` an
+    earlier send in the cap window.
+    """
     micros = {c: F.unix_micros(F.col(c)).alias(c) for c in _TS_FIELDS}
-    m = cand.select(
+    m = messages.select(
         F.lit("m").alias("kind"),
         *[micros.get(c, F.col(c)) for c in _MESSAGE_INPUT],
+        *[F.lit(None).cast("array<boolean>").alias(c) for c in _FLAGS[:2]],
+        F.lit(None).cast("array<string>").alias("address"),
         F.lit(None).cast("string").alias("channel"),
     )
-    hist = history.select(
-        F.lit("h").alias("kind"),
-        *[
-            (F.unix_micros(F.col("send_at")) if c == "send_at" else F.col(c)).alias(c)
-            if c in ("person_key", "campaign_id", "send_at")
-            else F.lit(None).cast(m.schema[c].dataType).alias(c)
-            for c in _MESSAGE_INPUT
-        ],
-        "channel",
-    )
-    rows = m.unionByName(hist).repartition("person_key").sortWithinPartitions("person_key")
+
+    def rows(kind: str, df: DataFrame, given: dict[str, Column]) -> DataFrame:
+        return df.select(
+            F.lit(kind).alias("kind"),
+            *[
+                given[f.name].alias(f.name)
+                if f.name in given
+                else F.lit(None).cast(f.dataType).alias(f.name)
+                for f in m.schema.fields[1:]
+            ],
+        )
+
+    col = F.col
+    parts = [
+        m,
+        rows("p", preempted, {"message_id": col("message_id"), "person_key": col("person_key")}),
+        rows("c", consent, {c: col(c) for c in ("message_id", "person_key", *_FLAGS)}),
+        rows(
+            "h",
+            history,
+            {
+                "person_key": col("person_key"),
+                "campaign_id": col("campaign_id"),
+                "channel": col("channel"),
+                "send_at": F.unix_micros(col("send_at")),
+            },
+        ),
+    ]
+    every = reduce(DataFrame.unionByName, parts)
+    every = every.repartition("person_key").sortWithinPartitions("person_key")
     rules = ctx.rules
     sender = ctx.settings.sender
 
     def run(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         yield from pass_partition(batches, rules, sender)
 
-    return rows.mapInArrow(run, PASS_SCHEMA)
+    return every.mapInArrow(run, PASS_SCHEMA)
 
 
 def pass_partition(
@@ -582,20 +583,28 @@ def pass_partition(
     rules: dict[str, CampaignRules],
     sender: SenderSettings,
 ) -> Iterator[pa.RecordBatch]:
-    """Decide the persons of one partition (rows sorted by person).
+    """Decide the persons of one partition (rows of :func:`_decide`, sorted by person).
 
-    The messages are those of active campaigns that :func:`_early_verdict` and
-    :func:`_channel_verdict` left open: each has a channel with an identifier and consent.
+    The messages are those of active campaigns that :func:`_early_verdict` left open; a
+    message without a ``c`` row has no channel to look up (every channel unknown).
     """
     schema = pa.schema([pa.field(f.name, _arrow_type(f.dataType)) for f in PASS_SCHEMA.fields])
+    unknown = [None] * len(CHANNEL_NAMES)
     out: list[dict[str, Any]] = []
     person: str | None = None
     history: list[dict[str, Any]] = []
     pending: list[dict[str, Any]] = []
+    preempted: set[str] = set()
+    reach: dict[str, dict[str, Any]] = {}
 
     def flush() -> None:
         if person is None:
             return
+        for p in pending:
+            found = reach.get(p["message_id"])
+            for f in _FLAGS:
+                p[f] = found[f] if found else unknown
+            p["preempted"] = p["message_id"] in preempted
         for m, d in decide_person(history, pending, rules, sender):
             out.append(_message_row(m, d, rules[m["campaign_id"]]))
 
@@ -603,12 +612,17 @@ def pass_partition(
         for row in batch.to_pylist():
             if row["person_key"] != person:
                 flush()
-                person, history, pending = row["person_key"], [], []
-            if row["kind"] == "h":
-                history.append(row)
-            else:
+                person, history, pending, preempted, reach = row["person_key"], [], [], set(), {}
+            kind = row["kind"]
+            if kind == "m":
                 row["user_attributes"] = dict(row["user_attributes"] or [])
                 pending.append(row)
+            elif kind == "c":
+                reach[row["message_id"]] = row
+            elif kind == "p":
+                preempted.add(row["message_id"])
+            else:
+                history.append(row)
         if len(out) >= 5000:
             yield pa.RecordBatch.from_pylist(out, schema)
             out = []
