@@ -4,7 +4,6 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
-DELTA_JAR := io.delta:delta-spark_4.1_2.13:4.4.0
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test install jars lint bench clean
@@ -25,12 +24,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-# Delta's jars: Maven puts them in ~/.m2, where Spark's resolver looks before the network, and
-# one Spark start caches the resolved set in ~/.ivy2.5.2. Both are no-ops once cached.
+# Delta's jars: one Spark start resolves them from Maven Central and caches them in ~/.ivy2.5.2
+# (a no-op once cached). If that fails and Maven is installed, Maven fetches them into ~/.m2 and
+# the start is retried (reconnect.runtime.warm_up).
 jars: install
-	@if command -v mvn >/dev/null; then \
-	  mvn -q dependency:get -Dartifact=$(DELTA_JAR) >/dev/null 2>&1 || echo "mvn could not fetch $(DELTA_JAR); Spark will try itself"; \
-	fi
 	$(BIN)/python -c "from reconnect.runtime import warm_up; warm_up()"
 
 lint: install

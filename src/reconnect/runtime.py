@@ -9,8 +9,11 @@ settings win.
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconnect.settings import Settings
@@ -97,8 +100,8 @@ def build_spark_session(settings: Settings) -> SparkSession:
             raise RuntimeSetupError(
                 f"Spark could not start with Delta Lake ({delta_maven_coordinates()}). If the "
                 "log above shows 'UNRESOLVED DEPENDENCIES', the jars could not be fetched from "
-                "Maven Central: run 'make jars' (Maven puts them in ~/.m2, where Spark looks "
-                f"first) and try again. Cause: {e}"
+                "Maven Central: run 'make jars' (it retries with Maven when Maven is installed) "
+                f"and try again. Cause: {e}"
             ) from e
         raise
     session.sparkContext.setLogLevel("ERROR")
@@ -134,7 +137,60 @@ def _remember_jar_list(jars: str) -> None:
 
 
 def warm_up() -> None:
-    """Start and stop a local session once, so Delta's jars are resolved and cached now."""
-    session = build_spark_session(Settings())
+    """Start and stop a local session once, so Delta's jars are resolved and cached now.
+
+    Spark's resolver (Ivy) looks in the local Maven repository (``~/.m2``) first, and takes a
+    module from there when its POM is there even if its jar is not: it then fails instead of
+    downloading. Maven leaves such POM-only folders for versions it considered and did not pick.
+    When the first start fails and ``mvn`` is installed, Maven fetches Delta's dependencies and
+    the jars of every POM-only folder, and the start is tried once more.
+    """
+    try:
+        session = build_spark_session(Settings())
+    except RuntimeSetupError:
+        if not shutil.which("mvn"):
+            raise
+        print("Spark could not resolve Delta's jars; fetching them with Maven and retrying")
+        _mvn_get(delta_maven_coordinates(), transitive=True)
+        home = Path.home()
+        for coordinates in pom_only_artifacts(
+            home / ".ivy2.5.2" / "cache", home / ".m2" / "repository"
+        ):
+            _mvn_get(coordinates, transitive=False)
+        session = build_spark_session(Settings())
     print(f"Spark {session.version} with Delta ({delta_maven_coordinates()}) is ready")
     session.stop()
+
+
+def _mvn_get(coordinates: str, transitive: bool) -> None:
+    subprocess.run(
+        ["mvn", "-q", "dependency:get", f"-Dartifact={coordinates}", f"-Dtransitive={transitive}"],
+        check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def pom_only_artifacts(ivy_cache: Path, repository: Path) -> list[str]:
+    """Modules Ivy resolved without a jar whose Maven folder holds a POM and no jar.
+
+    ``group:artifact:version`` each; a POM declaring a packaging other than jar or bundle is
+    left out (it has no jar to fetch).
+    """
+    found = []
+    for descriptor in sorted(ivy_cache.glob("*/*/ivy-*.xml")):
+        group, artifact = descriptor.parent.parent.name, descriptor.parent.name
+        version = descriptor.name.removeprefix("ivy-").removesuffix(".xml")
+        if (descriptor.parent / "jars" / f"{artifact}-{version}.jar").exists():
+            continue
+        folder = repository.joinpath(*group.split("."), artifact, version)
+        pom = folder / f"{artifact}-{version}.pom"
+        if not pom.exists() or (folder / f"{artifact}-{version}.jar").exists():
+            continue
+        packaging = re.search(
+            r"<packaging>\s*([^<\s]+)\s*</packaging>", pom.read_text("utf-8", "replace")
+        )
+        if packaging and packaging.group(1) not in ("jar", "bundle"):
+            continue
+        found.append(f"{group}:{artifact}:{version}")
+    return found

@@ -75,3 +75,37 @@ def test_catalog_names_and_locations_come_from_settings(tmp_path):
     assert statements[0] == "CREATE SCHEMA IF NOT EXISTS bronze"
     assert any(f"LOCATION '{tmp_path}/lakehouse/bronze/events'" in s for s in statements)
     assert not any("${" in s for s in statements)
+
+
+def test_jar_repair_finds_modules_ivy_resolved_from_a_pom_only_maven_folder(tmp_path):
+    """Ivy takes a module from ~/.m2 when its POM is there, and fails when its jar is not."""
+    ivy, m2 = tmp_path / "ivy", tmp_path / "m2"
+
+    def ivy_module(group: str, artifact: str, version: str, jar: bool) -> None:
+        folder = ivy / group / artifact
+        folder.mkdir(parents=True)
+        (folder / f"ivy-{version}.xml").write_text("<ivy-module/>")
+        if jar:
+            (folder / "jars").mkdir()
+            (folder / "jars" / f"{artifact}-{version}.jar").write_text("")
+
+    def m2_module(group: str, artifact: str, version: str, packaging: str, jar: bool) -> None:
+        folder = m2.joinpath(*group.split("."), artifact, version)
+        folder.mkdir(parents=True)
+        (folder / f"{artifact}-{version}.pom").write_text(
+            f"<project><packaging>{packaging}</packaging></project>"
+        )
+        if jar:
+            (folder / f"{artifact}-{version}.jar").write_text("")
+
+    ivy_module("org.slf4j", "slf4j-api", "2.0.13", jar=False)
+    m2_module("org.slf4j", "slf4j-api", "2.0.13", "jar", jar=False)  # the broken case
+    ivy_module("io.delta", "delta-storage", "4.4.0", jar=True)  # resolved fine
+    m2_module("io.delta", "delta-storage", "4.4.0", "jar", jar=False)
+    ivy_module("org.example", "parent", "1.0", jar=False)
+    m2_module("org.example", "parent", "1.0", "pom", jar=False)  # nothing to fetch
+    ivy_module("org.example", "complete", "1.0", jar=False)
+    m2_module("org.example", "complete", "1.0", "bundle", jar=True)  # jar already there
+    ivy_module("org.example", "remote", "1.0", jar=False)  # not in ~/.m2 at all
+
+    assert runtime.pom_only_artifacts(ivy, m2) == ["org.slf4j:slf4j-api:2.0.13"]
