@@ -315,26 +315,25 @@ def settle(
             ]
         )
         early = base.where(F.col("verdict").isNotNull())
-        out = (
-            early.select(
-                *[
-                    F.col(f"verdict.{f.name}").alias(f.name)
-                    if f.name in ("state", "reason")
-                    else F.lit(None).cast(f.dataType).alias(f.name)
-                    if f.name in ("channel", "address", "payload")
-                    else F.col(f.name)
-                    for f in MESSAGES.fields
-                ]
-            )
-            .unionByName(passed)
-            .persist()
-        )
-        try:
-            _merge_messages(spark, settings, out, h, w)
-            counts = {r["state"]: int(r["count"]) for r in out.groupBy("state").count().collect()}
-            counts["messages"] = sum(counts.values())
-        finally:
-            out.unpersist()
+        out = early.select(
+            *[
+                F.col(f"verdict.{f.name}").alias(f.name)
+                if f.name in ("state", "reason")
+                else F.lit(None).cast(f.dataType).alias(f.name)
+                if f.name in ("channel", "address", "payload")
+                else F.col(f.name)
+                for f in MESSAGES.fields
+            ]
+        ).unionByName(passed)
+        _merge_messages(spark, settings, out, h, w)
+        # Counted from the table, not from `out`: caching a million wide rows to count them cost
+        # more than reading back one column. Every message of this batch, and only those, has
+        # its send time in [h, w) (also when the batch is re-run and the MERGE inserts nothing).
+        written = _table(spark, settings, GOLD_MESSAGES).where(F.col("send_at") < _lit_ts(w))
+        if h is not None:
+            written = written.where(F.col("send_at") >= _lit_ts(h))
+        counts = {r["state"]: int(r["count"]) for r in written.groupBy("state").count().collect()}
+        counts["messages"] = sum(counts.values())
         return counts
     finally:
         base.unpersist()
