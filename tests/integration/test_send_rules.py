@@ -28,6 +28,12 @@ def _by_user(rows):
     return {(m["campaign_id"], m["user_id"] or m["cuid"]): m for m in rows}
 
 
+def _kept_rdds(spark) -> list[str]:
+    """The persisted RDDs other than Delta's cache of table snapshots."""
+    names = [r.name() or f"#{r.id()}" for r in spark.sparkContext._jsc.getPersistentRDDs().values()]
+    return sorted(n for n in names if not n.startswith("Delta Table State"))
+
+
 def _outbox_lines(settings) -> list[dict]:
     root = Path(settings.paths.lakehouse) / "outbox"
     return [
@@ -82,7 +88,10 @@ def test_r_opt_1_consent_at_send_time_and_r_quiet_1_deferral(spark, lake):
     settings = lake.model_copy(
         update={"sender": lake.sender.model_copy(update={"quiet_hours": quiet})}
     )
+    kept = _kept_rdds(spark)
     run_scenario(spark, settings, s)
+    # What the jobs materialized for a batch (the sender's local checkpoint) is freed after it.
+    assert _kept_rdds(spark) == kept
 
     got = _by_user(sent_messages(spark, settings))
     outcome = {k: (m["state"], m["reason"], m["channel"]) for k, m in got.items()}
