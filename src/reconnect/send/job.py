@@ -283,7 +283,9 @@ def settle(
         .withColumn("verdict", _early_verdict(ctx))
         # Materialized once as rows (read by the three lookups and twice below): a local
         # checkpoint stores Spark's row bytes, where persist() builds a compressed columnar
-        # cache, slow for the nested payloads (settle 53 -> 49 s on the 1M bench lake).
+        # cache, slow for the nested payloads (settle 53 -> 49 s on the 1M bench lake). On a
+        # cluster, losing an executor loses its blocks: the batch fails and its re-run (same
+        # inputs, insert-only MERGE) settles the same messages.
         .localCheckpoint()
     )
     try:
