@@ -145,6 +145,7 @@ def warm_up() -> None:
     When the first start fails and ``mvn`` is installed, Maven fetches Delta's dependencies and
     the jars of every POM-only folder, and the start is tried once more.
     """
+    _check_java()  # a missing Java is not something Maven can repair
     try:
         session = build_spark_session(Settings())
     except RuntimeSetupError:
