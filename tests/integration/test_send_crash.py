@@ -99,6 +99,7 @@ def _conf(lake, campaigns: Path, url: str, path: Path) -> Path:
     The driver JVM compiles with C1 only (``TieredStopAtLevel=1``): these processes are short and
     small, and most of their time is start-up, which compiling less shortens (~15 % of a start on
     an empty lake). A speed setting of this test only: the sender's behaviour does not depend on it.
+    (Not for the test session's long-lived JVM: there C1 only made two test modules 308 s -> 459 s.)
     """
     conf = lake.model_dump(mode="json")
     conf["paths"]["campaigns"] = str(campaigns)
@@ -111,10 +112,6 @@ def _conf(lake, campaigns: Path, url: str, path: Path) -> Path:
     conf["sender"]["providers"] = {"email": hook, "web_push": hook}
     path.write_text(yaml.safe_dump(conf))
     return path
-
-
-def _send(conf: Path) -> list[str]:
-    return [sys.executable, "-m", "reconnect.cli", "send", "--conf", str(conf)]
 
 
 def test_sigkill_during_writes_and_delivery_sends_every_message_once(spark, lake, tmp_path):
@@ -166,7 +163,8 @@ def test_sigkill_during_writes_and_delivery_sends_every_message_once(spark, lake
         while not port_file.exists():
             time.sleep(0.05)
         url = f"http://127.0.0.1:{port_file.read_text().strip()}/hook"
-        cmd = _send(_conf(lake, campaigns, url, tmp_path / "crash.yaml"))
+        conf = _conf(lake, campaigns, url, tmp_path / "crash.yaml")
+        cmd = [sys.executable, "-m", "reconnect.cli", "send", "--conf", str(conf)]
         lakehouse = Path(lake.paths.lakehouse)
 
         rng = random.Random(11)
