@@ -43,6 +43,37 @@ def delta_maven_coordinates() -> str:
     return f"io.delta:delta-spark_4.1_2.13:{version('delta-spark')}"
 
 
+_APPENDED_OPTIONS = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")
+
+
+def spark_conf(settings: Settings) -> dict[str, str]:
+    """The Spark settings of a session for ``settings``: Reconnect's own, then ``spark.conf``.
+
+    A key of ``spark.conf`` replaces Reconnect's value, except the JVM options, which are added
+    to the UTC clock flag (so a setting such as ``-Xss4m`` cannot drop it).
+    """
+    s = settings.spark
+    conf: dict[str, str] = {
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": str(s.shuffle_partitions),
+        "spark.ui.enabled": str(s.ui_enabled).lower(),
+        "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
+        "spark.databricks.delta.snapshotPartitions": str(max(2, s.shuffle_partitions)),
+        "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        "spark.sql.warehouse.dir": os.path.join(settings.paths.lakehouse, "_warehouse"),
+        # The JVM clock zone matters for a few legacy datetime paths; keep it UTC as well.
+        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+    }
+    if s.driver_memory:
+        conf["spark.driver.memory"] = s.driver_memory
+    for key, value in s.conf.items():
+        conf[key] = f"{conf[key]} {value}" if key in _APPENDED_OPTIONS else value
+    return conf
+
+
 def build_spark_session(settings: Settings) -> SparkSession:
     """Build (or return the running) SparkSession for ``settings``.
 
@@ -63,24 +94,7 @@ def build_spark_session(settings: Settings) -> SparkSession:
     builder = SparkSession.builder.appName(s.app_name)
     if s.master:
         builder = builder.master(s.master)
-    conf: dict[str, str] = {
-        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
-        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
-        "spark.sql.session.timeZone": "UTC",
-        "spark.sql.shuffle.partitions": str(s.shuffle_partitions),
-        "spark.ui.enabled": str(s.ui_enabled).lower(),
-        "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
-        "spark.databricks.delta.snapshotPartitions": str(max(2, s.shuffle_partitions)),
-        "spark.databricks.delta.schema.autoMerge.enabled": "false",
-        "spark.sql.warehouse.dir": os.path.join(settings.paths.lakehouse, "_warehouse"),
-        # The JVM clock zone matters for a few legacy datetime paths; keep it UTC as well.
-        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
-        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
-    }
-    if s.driver_memory:
-        conf["spark.driver.memory"] = s.driver_memory
-    conf.update(s.conf)
-    for key, value in conf.items():
+    for key, value in spark_conf(settings).items():
         builder = builder.config(key, value)
 
     cached_jars: list[str] = []

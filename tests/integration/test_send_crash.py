@@ -106,7 +106,7 @@ def _conf(lake, campaigns: Path, url: str, path: Path) -> Path:
     conf["spark"]["driver_memory"] = "1g"
     conf["spark"]["conf"] = {
         **conf["spark"]["conf"],
-        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC -XX:TieredStopAtLevel=1",
+        "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",  # added to the UTC flag
     }
     hook = {"kind": "webhook", "url": url, "backoff_seconds": 0.01, "max_attempts": 3}
     conf["sender"]["providers"] = {"email": hook, "web_push": hook}

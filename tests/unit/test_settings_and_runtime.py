@@ -31,6 +31,24 @@ def test_cluster_settings_leave_master_and_jars_to_the_platform():
     assert settings.catalog.schema_name("bronze") == "reconnect_bronze"
 
 
+def test_spark_conf_jvm_options_add_to_the_utc_clock_and_other_keys_replace(tmp_path):
+    plain = runtime.spark_conf(Settings().with_paths(tmp_path))
+    assert plain["spark.driver.extraJavaOptions"] == "-Duser.timezone=UTC"
+    spark = Settings().spark.model_copy(
+        update={
+            "conf": {
+                "spark.driver.extraJavaOptions": "-Xss4m",
+                "spark.sql.shuffle.partitions": "16",
+            }
+        }
+    )
+    conf = runtime.spark_conf(Settings(spark=spark).with_paths(tmp_path))
+    assert conf["spark.driver.extraJavaOptions"] == "-Duser.timezone=UTC -Xss4m"
+    assert conf["spark.executor.extraJavaOptions"] == "-Duser.timezone=UTC"
+    assert conf["spark.sql.shuffle.partitions"] == "16"
+    assert conf["spark.sql.session.timeZone"] == "UTC"
+
+
 def test_environment_variable_picks_the_settings_file(tmp_path, monkeypatch):
     conf = tmp_path / "x.yaml"
     conf.write_text("env: x\nspark:\n  shuffle_partitions: 7\n")
