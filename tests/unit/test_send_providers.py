@@ -272,6 +272,53 @@ def test_r_send_3_file_provider_reports_a_write_error_as_failed(tmp_path):
     assert provider.deliver([]) == []
 
 
+def test_r_send_3_file_deliveries_in_the_workers_cut_chunks_per_channel_and_repeat_them(tmp_path):
+    # The sender hands a partition's messages, sorted by (channel, id), to deliver_partition in
+    # the Python workers when the file provider runs there.
+    import pyarrow as pa
+
+    from reconnect.send.job import ATTEMPT_ROWS, deliver_partition
+    from reconnect.send.render import payload_json
+    from reconnect.settings import CHANNEL_NAMES
+
+    messages = [outgoing(i) for i in range(1, 6)] + [outgoing(i, "sms") for i in (6, 7)]
+    batch = pa.RecordBatch.from_pydict(
+        {
+            "message_id": [m.message_id for m in messages],
+            "channel": [m.channel for m in messages],
+            "address": [m.address for m in messages],
+            "payload": [payload_json(m.payload or {}) for m in messages],
+        }
+    )
+    by_channel = {c: ProviderSettings(batch_size=2) for c in CHANNEL_NAMES}
+
+    def deliver() -> list[dict[str, Any]]:
+        # Two record batches: a chunk may span them.
+        out = list(
+            deliver_partition([batch.slice(0, 3), batch.slice(3)], by_channel, str(tmp_path), 7)
+        )
+        assert all(b.schema.names == ATTEMPT_ROWS.fieldNames() for b in out)
+        return pa.Table.from_batches(out).to_pylist()
+
+    attempts = deliver()
+    assert [a["message_id"] for a in attempts] == [m.message_id for m in messages]
+    assert {(a["status"], a["attempt"], a["send_batch"], a["provider"]) for a in attempts} == {
+        ("DELIVERED", 1, 7, "file")
+    }
+    assert all(isinstance(a["attempted_at"], int) for a in attempts)  # UTC microseconds
+    email, sms = lines(tmp_path / "outbox" / "email"), lines(tmp_path / "outbox" / "sms")
+    assert sorted(len(rows) for rows in email.values()) == [1, 2, 2]  # batch_size per call
+    assert [r["message_id"] for rows in sms.values() for r in rows] == ["m6", "m7"]
+    assert sorted(r["message_id"] for rows in email.values() for r in rows) == [
+        f"m{i}" for i in range(1, 6)
+    ]
+    # A re-run of the same partition (a crash before its attempts were recorded) makes the same
+    # calls: the same files, no new lines.
+    deliver()
+    assert lines(tmp_path / "outbox" / "email") == email
+    assert lines(tmp_path / "outbox" / "sms") == sms
+
+
 def test_r_send_3_console_prints_one_masked_line_per_message():
     stream = io.StringIO()
     sms = Outgoing("m9", "sms", "+33612345678", {"content": {"body": "x" * 80}})

@@ -46,6 +46,7 @@ from pyspark.sql.streaming.query import StreamingQuery
 from reconnect.campaigns.model import Campaign
 from reconnect.detect import inputs as I
 from reconnect.detect.job import load_feeds
+from reconnect.detect.schedule import to_micros
 from reconnect.ingest import sinks
 from reconnect.ingest.streams import run_to_end, with_trigger
 from reconnect.send import consent as C
@@ -63,9 +64,9 @@ from reconnect.send.decide import (
     send_time,
     zone,
 )
-from reconnect.send.providers import Attempt, Outgoing, build_provider
+from reconnect.send.providers import Attempt, Outgoing, Provider, build_provider
 from reconnect.send.render import message_context, payload_json, render_payload
-from reconnect.settings import CHANNEL_NAMES, SenderSettings, Settings
+from reconnect.settings import CHANNEL_NAMES, ProviderSettings, SenderSettings, Settings
 from reconnect.tables import (
     BRONZE_EVENTS,
     BRONZE_SUBSCRIPTIONS,
@@ -840,6 +841,33 @@ def _deliver_batch(spark: SparkSession, ctx: SendContext, b: Any) -> None:
     if b["sent"] == 0 or b["previous_horizon"] == b["horizon"]:
         _mark_delivered(spark, settings, batch_id, 0, 0)
         return
+    todo = _undelivered(spark, settings, b)
+    on_executors = _delivered_on_executors(spark, settings)
+    if on_executors:
+        _deliver_on_executors(
+            spark, settings, todo.where(F.col("channel").isin(*on_executors)), batch_id
+        )
+    open_left = 0
+    if len(on_executors) < len(CHANNEL_NAMES):
+        rest = todo.where(~F.col("channel").isin(*on_executors)) if on_executors else todo
+        open_left = _deliver_on_driver(spark, settings, rest, batch_id)
+    if on_executors:
+        # Their attempts were appended in one write: count what is still open from the tables.
+        open_left = _undelivered(spark, settings, b).count()
+    if open_left == 0:
+        counts = (
+            _table(spark, settings, GOLD_DELIVERIES)
+            .where(F.col("send_batch") == batch_id)
+            .groupBy("status")
+            .count()
+            .collect()
+        )
+        by = {r["status"]: int(r["count"]) for r in counts}
+        _mark_delivered(spark, settings, batch_id, by.get("DELIVERED", 0), by.get("FAILED", 0))
+
+
+def _undelivered(spark: SparkSession, settings: Settings, b: Any) -> DataFrame:
+    """The SENT messages of send batch ``b`` without a final delivery attempt."""
     sent = _table(spark, settings, GOLD_MESSAGES).where(
         (F.col("state") == "SENT") & (F.col("send_at") < _lit_ts(b["horizon"]))
     )
@@ -850,11 +878,129 @@ def _deliver_batch(spark: SparkSession, ctx: SendContext, b: Any) -> None:
         .where(_final_attempt(F.col("status"), F.col("http_status")))
         .select("message_id")
     )
-    todo = sent.join(final, "message_id", "left_anti").select(
+    return sent.join(final, "message_id", "left_anti").select(
         "message_id", "channel", "address", "payload"
     )
+
+
+def _delivered_on_executors(spark: SparkSession, settings: Settings) -> list[str]:
+    """Channels whose provider runs in the executors: file providers, when Spark runs locally.
+
+    A file drop writes to a folder of the driver's machine; only a local master's executors
+    share it. Webhooks stay on the driver (one circuit and one request rate per run), and so
+    does the console (the driver's terminal).
+    """
+    if not (spark.sparkContext.master or "").startswith("local"):
+        return []
+    return [c for c in CHANNEL_NAMES if settings.sender.provider(c).kind == "file"]
+
+
+def _deliver_on_executors(
+    spark: SparkSession, settings: Settings, todo: DataFrame, batch_id: int
+) -> None:
+    """Deliver ``todo`` from the executors and append every attempt to gold.deliveries at once.
+
+    The messages are spread over the shuffle partitions by a hash of their id and sorted by
+    (channel, message id) in each, so the same messages give the same provider calls (and file
+    names) on a re-run. A crash before the append loses no message: none has a final attempt,
+    so the next run hands them all over again.
+    """
+    root = settings.paths.lakehouse
+    by_channel = {c: settings.sender.provider(c) for c in CHANNEL_NAMES}
+    n_parts = max(1, settings.spark.shuffle_partitions)
+
+    def run(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        yield from deliver_partition(batches, by_channel, root, batch_id)
+
+    attempts = (
+        todo.repartition(n_parts, "message_id")
+        .sortWithinPartitions("channel", "message_id")
+        .mapInArrow(run, ATTEMPT_ROWS)
+    )
+    _as_deliveries(attempts).write.format("delta").mode("append").save(
+        GOLD_DELIVERIES.location(settings)
+    )
+
+
+def deliver_partition(
+    batches: Iterable[pa.RecordBatch],
+    by_channel: Mapping[str, ProviderSettings],
+    root: str,
+    batch_id: int,
+) -> Iterator[pa.RecordBatch]:
+    """Hand one partition's messages (sorted by channel) to the providers, chunk by chunk."""
+    providers: dict[str, Provider] = {}
+    chunk: list[Outgoing] = []
+
+    def deliver() -> pa.RecordBatch:
+        channel = chunk[0].channel
+        if channel not in providers:
+            providers[channel] = build_provider(by_channel[channel], channel, root)
+        return _attempt_batch(providers[channel].deliver(chunk), batch_id)
+
+    for batch in batches:
+        columns = [batch.column(name).to_pylist() for name in _OUTGOING]
+        for message_id, channel, address, payload in zip(*columns, strict=True):
+            if chunk and (chunk[0].channel != channel or len(chunk) >= by_channel[channel].chunk()):
+                yield deliver()
+                chunk = []
+            chunk.append(Outgoing(message_id, channel, address, text=payload))
+    if chunk:
+        yield deliver()
+
+
+_OUTGOING = ("message_id", "channel", "address", "payload")
+# gold.deliveries with the attempt time as UTC microseconds (how the workers hand it over).
+ATTEMPT_ROWS = T.StructType(
+    [
+        T.StructField(f.name, T.LongType(), f.nullable) if f.name == "attempted_at" else f
+        for f in DELIVERIES.fields
+    ]
+)
+
+
+def _attempt_batch(attempts: Sequence[Attempt], batch_id: int) -> pa.RecordBatch:
+    """Attempts as a record batch of :data:`ATTEMPT_ROWS`."""
+    return pa.RecordBatch.from_pydict(
+        {
+            "message_id": [a.message_id for a in attempts],
+            "channel": [a.channel for a in attempts],
+            "provider": [a.provider for a in attempts],
+            "attempt": pa.array([a.attempt for a in attempts], pa.int32()),
+            "status": [a.status for a in attempts],
+            "http_status": pa.array([a.http_status for a in attempts], pa.int32()),
+            "error": pa.array([a.error for a in attempts], pa.string()),
+            "attempted_at": pa.array([to_micros(a.attempted_at) for a in attempts], pa.int64()),
+            "duration_ms": pa.array([a.duration_ms for a in attempts], pa.int64()),
+            "send_batch": pa.array([batch_id] * len(attempts), pa.int64()),
+        },
+        schema=pa.schema(
+            [pa.field(f.name, _arrow_type(f.dataType), f.nullable) for f in ATTEMPT_ROWS.fields]
+        ),
+    )
+
+
+def _as_deliveries(attempts: DataFrame) -> DataFrame:
+    """Rows of :data:`ATTEMPT_ROWS` as gold.deliveries rows."""
+    return attempts.select(
+        *[
+            F.timestamp_micros(F.col(f.name)).alias(f.name)
+            if f.name == "attempted_at"
+            else F.col(f.name)
+            for f in DELIVERIES.fields
+        ]
+    )
+
+
+def _deliver_on_driver(
+    spark: SparkSession, settings: Settings, todo: DataFrame, batch_id: int
+) -> int:
+    """Deliver ``todo`` from the driver, appending attempts after each provider call.
+
+    Returns how many messages are still open (no final attempt).
+    """
     open_left = 0
-    providers: dict[str, Any] = {}
+    providers: dict[str, Provider] = {}
     sizes = {c: settings.sender.provider(c).chunk() for c in CHANNEL_NAMES}
     chunk: list[Outgoing] = []
     # Streamed to the driver in (channel, message id) order, one provider call per chunk; the
@@ -869,22 +1015,13 @@ def _deliver_batch(spark: SparkSession, ctx: SendContext, b: Any) -> None:
         chunk.append(Outgoing(message_id, channel, address, text=payload))
     if chunk:
         open_left += _deliver_chunk(spark, settings, providers, chunk, batch_id)
-    if open_left == 0:
-        counts = (
-            _table(spark, settings, GOLD_DELIVERIES)
-            .where(F.col("send_batch") == batch_id)
-            .groupBy("status")
-            .count()
-            .collect()
-        )
-        by = {r["status"]: int(r["count"]) for r in counts}
-        _mark_delivered(spark, settings, batch_id, by.get("DELIVERED", 0), by.get("FAILED", 0))
+    return open_left
 
 
 def _deliver_chunk(
     spark: SparkSession,
     settings: Settings,
-    providers: dict[str, Any],
+    providers: dict[str, Provider],
     chunk: list[Outgoing],
     batch_id: int,
 ) -> int:
@@ -896,23 +1033,9 @@ def _deliver_chunk(
         )
     attempts: list[Attempt] = providers[channel].deliver(chunk)
     if attempts:
-        table = pa.table(
-            {
-                "message_id": [a.message_id for a in attempts],
-                "channel": [a.channel for a in attempts],
-                "provider": [a.provider for a in attempts],
-                "attempt": pa.array([a.attempt for a in attempts], pa.int32()),
-                "status": [a.status for a in attempts],
-                "http_status": pa.array([a.http_status for a in attempts], pa.int32()),
-                "error": pa.array([a.error for a in attempts], pa.string()),
-                "attempted_at": pa.array(
-                    [_naive(a.attempted_at) for a in attempts], pa.timestamp("us")
-                ),
-                "duration_ms": pa.array([a.duration_ms for a in attempts], pa.int64()),
-                "send_batch": pa.array([batch_id] * len(attempts), pa.int64()),
-            }
-        )
-        spark.createDataFrame(table, DELIVERIES).write.format("delta").mode("append").save(
+        table = pa.Table.from_batches([_attempt_batch(attempts, batch_id)])
+        rows = spark.createDataFrame(table, ATTEMPT_ROWS)
+        _as_deliveries(rows).write.format("delta").mode("append").save(
             GOLD_DELIVERIES.location(settings)
         )
     final = {a.message_id for a in attempts if _is_final(a)}
