@@ -5,6 +5,8 @@ appearance counted when the campaign asks (R-TYPE-UATTR) and control variations 
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 
 from helpers.scenario import Scenario, campaign, messages, run_scenario, ts
@@ -89,3 +91,46 @@ def test_audiences_custom_offline_product_conditions_schedules_first_appearance_
     assert got[("weekly", "c1", ts("2026-01-12T09:00:00Z"))]["cuid"] == "c1"
     assert got[("aud", "u1", ts("2026-01-05T11:01:00Z"))]["cuid"] == "c1"
     assert all(m["state"] == "PENDING" for m in got.values())
+
+
+def test_r_trig_4_feed_changes_reach_only_who_may_watch_then(spark):
+    # A change at s can only matter to a watch whose latest interaction `at` before it has
+    # at < s <= at + watch_window (R-TRIG-4): for this batch's events, after the first
+    # interaction and within the longest window after the last one. Watches kept in the state
+    # from earlier batches reach every change. The machine decides the rest.
+    from reconnect.campaigns.loader import parse_campaign
+    from reconnect.detect import inputs as I
+    from reconnect.detect.plan import plan_campaigns
+    from reconnect.detect.schedule import to_micros
+
+    price = parse_campaign({
+        "id": "price", "name": "price", "type": "price_drop", "channels": ["email"],
+        "steps": ONE, "schedule": {"days": "all", "hour": 10}, "watch_window": "30d",
+        "trigger": {"interaction": "add_to_cart", "min_drop_percent": 10},
+    })  # fmt: skip
+    state = spark.createDataFrame(
+        [("user", "u9", ["P1"]), ("cuid", "c1", ["P1"])],
+        "key_kind string, user_key string, watched array<string>",
+    )
+    events = spark.createDataFrame(
+        [
+            ("u1", "add_to_cart", "P1", ts("2026-01-02T00:00:00Z")),
+            ("u1", "add_to_cart", "P1", ts("2026-01-05T00:00:00Z")),
+            ("u1", "purchase", "P2", ts("2026-01-05T00:00:00Z")),  # not a watching kind
+            ("u2", "product_view", "P1", ts("2026-01-05T00:00:00Z")),  # not this campaign's
+            ("u3", "add_to_cart", "P3", ts("2026-01-05T00:00:00Z")),  # P3 did not change
+        ],
+        "user_id string, event_type string, product_id string, event_time timestamp",
+    )
+    changed = spark.createDataFrame([("P1",), ("P2",)], "product_id string")
+    found = I.watchers(state, events, changed, plan_campaigns([price]))
+    rows = {(r["user_key"], r["product_id"]): (r["watch_from"], r["watch_until"])
+            for r in found.collect()}  # fmt: skip
+
+    def us(text: str) -> int:
+        return to_micros(ts(text).replace(tzinfo=UTC))
+
+    assert rows == {
+        ("u9", "P1"): (-(2**62), 2**62),
+        ("u1", "P1"): (us("2026-01-02T00:00:00Z"), us("2026-02-04T00:00:00Z")),
+    }

@@ -172,6 +172,21 @@ def test_r_trig_4_watch_window_expired_and_restarted_by_a_new_interaction():
     assert r.products[0][2] == Decimal("11.1111")
 
 
+def test_state_ttl_counts_from_the_users_own_inputs_not_product_feed_changes():
+    # docs/detection.md, bounded state: kept while the user has events within state_ttl (or a
+    # pending message, or an open watch). A product-feed change is not activity of the user.
+    m = machine(PRICE)
+    add = ev("2026-01-01T12:00:00Z", "a", "add_to_cart", m, product_id="P1", price=Decimal("50"))
+    state = UserState()
+    _, _, last = m.run("user", "u1", state, [add, change("2026-01-09T00:00:00Z", "P1", "50", m)])
+    assert last == t("2026-01-01T12:00:00Z")
+    _, _, last = m.run("user", "u1", state, [change("2026-01-10T00:00:00Z", "P1", "50", m)])
+    assert last == 0  # only a feed change: the stored clock (silver.detect_state) keeps the TTL
+    ttl = 30 * 86_400 * 1_000_000
+    # The open watch still keeps the state (the longest watch window after the interaction).
+    assert state.expires_at(last, ttl, m.max_window) == t("2026-01-31T12:00:00Z")
+
+
 def test_r_type_price_a_purchase_after_the_interaction_ends_the_watch():
     m = machine(PRICE)
     msgs, _, _ = run(m, [

@@ -384,6 +384,49 @@ def with_user_attributes(
     )
 
 
+def watchers(
+    state: DataFrame,
+    events: DataFrame,
+    changed: DataFrame,
+    plans: Sequence[CampaignPlan],
+) -> DataFrame:
+    """Who may watch a changed product, and when.
+
+    Rows ``(user_key, product_id, watch_from, watch_until)``, one per pair.
+
+    A watch (R-TRIG-4) starts at an interaction of a watching kind and holds a change at ``s``
+    when the latest such interaction ``at`` before it has ``at < s <= at + watch_window``
+    (:meth:`reconnect.detect.machine._Run._watched_change`). So for this batch's ``events`` a
+    change can only matter strictly after the user's first interaction with the product and at
+    most the longest watch window after the last one: ``watch_from < s <= watch_until`` (UTC
+    microseconds). Products on a watch list in ``state`` (earlier batches) are kept for every
+    change: their interaction times live in the state. ``changed``: ``(product_id)`` of the
+    changes to apply. A superset: the machine decides.
+    """
+    kinds = sorted({p.interaction for p in plans if p.interaction})
+    window = max((p.watch_window for p in plans), default=0)
+    known = state.where(F.col("key_kind") == "user").select(
+        "user_key",
+        F.explode("watched").alias("product_id"),
+        F.lit(-(2**62)).alias("watch_from"),
+        F.lit(2**62).alias("watch_until"),
+    )
+    seen = (
+        events.where(F.col("product_id").isNotNull() & F.col("event_type").isin(*kinds))
+        .groupBy(F.col("user_id").alias("user_key"), "product_id")
+        .agg(
+            F.min(micros(F.col("event_time"))).alias("watch_from"),
+            (F.max(micros(F.col("event_time"))) + F.lit(window)).alias("watch_until"),
+        )
+    )
+    return (
+        known.unionByName(seen)
+        .join(changed, "product_id", "left_semi")
+        .groupBy("user_key", "product_id")
+        .agg(F.min("watch_from").alias("watch_from"), F.max("watch_until").alias("watch_until"))
+    )
+
+
 def product_change_inputs(
     changes: DataFrame,
     snapshots: DataFrame,
@@ -393,10 +436,10 @@ def product_change_inputs(
 ) -> DataFrame | None:
     """Inputs for users who may watch a changed product (R-TYPE-PRICE, R-TYPE-PATTR).
 
-    ``changes``: silver.product_changes rows of the syncs to apply; ``watchers``:
-    ``(user_key, product_id)`` pairs, a superset of who watches (the machine checks the window and
-    the baseline). Price campaigns see syncs that lowered the price; attribute campaigns syncs
-    where their change happened. Product conditions read the product in that sync.
+    ``changes``: silver.product_changes rows of the syncs to apply; ``watchers``: from
+    :func:`watchers`, a superset of who may watch a product at a sync (the machine checks the
+    window and the baseline). Price campaigns see syncs that lowered the price; attribute
+    campaigns syncs where their change happened. Product conditions read the product in that sync.
     """
     watching = [
         (c, p)
@@ -434,7 +477,10 @@ def product_change_inputs(
         )
         .where(F.size("triggers") > 0)
     )
-    joined = per_change.join(watchers, "product_id")
+    at = micros(F.col("sync_time"))
+    joined = per_change.join(watchers, "product_id").where(
+        (at > F.col("watch_from")) & (at <= F.col("watch_until"))
+    )
     return as_inputs(
         joined,
         PRODUCT_CHANGE,

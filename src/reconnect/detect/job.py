@@ -328,17 +328,7 @@ def _apply(
             F.col("sync_time").isin(*[_lit_ts(s) for s in product_syncs])
         )
         changed = changes.select("product_id").distinct()
-        watchers = (
-            state.where(F.col("key_kind") == "user")
-            .select("user_key", F.explode("watched").alias("product_id"))
-            .unionByName(
-                finalized.where(F.col("product_id").isNotNull()).select(
-                    F.col("user_id").alias("user_key"), "product_id"
-                )
-            )
-            .join(changed, "product_id", "left_semi")
-            .distinct()
-        )
+        watchers = I.watchers(state, finalized, changed, ctx.plans)
         snaps = _table(spark, settings, BRONZE_PRODUCT_SNAPSHOTS)
         p = I.product_change_inputs(changes, snaps, watchers, ctx.campaigns, ctx.plans)
         if p is not None:
@@ -748,6 +738,10 @@ def _write_state(
         (F.col("last_event_at") + F.expr(f"INTERVAL {ttl} SECONDS")).alias("clock_expires"),
     )
     expires_new = F.greatest(F.col("s.m_expires"), F.col("s.clock_expires"))
+    # A key the machine ran only for product-feed changes keeps its last event's TTL.
+    expires_kept = F.greatest(
+        expires_new, F.col("t.last_event_at") + F.expr(f"INTERVAL {ttl} SECONDS")
+    )
     table = DeltaTable.forPath(spark, SILVER_DETECT_STATE.location(settings))
     (
         table.alias("t")
@@ -758,7 +752,7 @@ def _write_state(
                 "last_event_at": F.greatest(F.col("s.last_event_at"), F.col("t.last_event_at")),
                 "state": F.when(F.col("s.ran"), F.col("s.state")).otherwise(F.col("t.state")),
                 "watched": F.when(F.col("s.ran"), F.col("s.watched")).otherwise(F.col("t.watched")),
-                "expires_at": F.when(F.col("s.ran"), expires_new).otherwise(
+                "expires_at": F.when(F.col("s.ran"), expires_kept).otherwise(
                     F.greatest(F.col("t.expires_at"), F.col("s.clock_expires"))
                 ),
             }

@@ -250,13 +250,15 @@ class Machine:
         """Apply ``inputs`` (already in :meth:`Input.order`) to ``state`` in place.
 
         Returns the message and journey rows changed (the last version of each) and the time of
-        the last input.
+        the last input that is the key's own (0 if none): a product-feed change is not activity
+        of the user, so it does not keep the state alive (``state_ttl`` counts from events).
         """
         run = _Run(self, key_kind, user_key, state)
         last = 0
         for x in inputs:
             run.apply(x)
-            last = x.time
+            if x.kind != PRODUCT_CHANGE:
+                last = x.time
         return list(run.messages.values()), list(run.journeys.values()), last
 
 
