@@ -210,8 +210,10 @@ class ProviderSettings(_Strict):
     batch_size: int | None = Field(
         default=None,
         ge=1,
-        description="Messages per provider call, and per commit of their attempts to "
-        "gold.deliveries; default 500 for webhook and console, 200,000 for file.",
+        description="Messages per provider call, and, for providers that run on the driver, "
+        "per commit of their attempts to gold.deliveries (a file provider on a local master "
+        "runs in the executors and commits once per batch); default 500 for webhook and "
+        "console, 200,000 for file.",
     )
 
     def chunk(self) -> int:
