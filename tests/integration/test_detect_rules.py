@@ -9,7 +9,7 @@ from datetime import UTC
 
 import pytest
 
-from helpers.scenario import Scenario, campaign, messages, run_pipeline, run_scenario, ts
+from helpers.scenario import Scenario, campaign, messages, run_scenario, ts
 
 pytestmark = pytest.mark.spark
 
@@ -136,41 +136,30 @@ def test_r_trig_4_feed_changes_reach_only_who_may_watch_then(spark):
     }
 
 
-def test_state_ttl_counts_from_the_users_events_not_from_feed_changes_routed_to_them(spark, lake):
+def test_state_ttl_of_a_user_the_machine_ran_only_for_a_feed_change_stays_their_events(spark, lake):
     # docs/detection.md, "Bounded state": a user is kept while they have events within
     # state_ttl (30 days), a pending message or an open watch. A product-feed change routed to
-    # a watcher in a later batch (here a 1 % drop: no journey) is not the user's activity.
-    from pathlib import Path
+    # a watcher in a later batch is not the user's activity: the machine then reports only the
+    # watch's end (tests/unit/test_detect_machine.py), and the state MERGE keeps the TTL of the
+    # last event it stored.
+    from reconnect.detect.job import OUTPUT_SCHEMA, _write_state
+    from reconnect.detect.schedule import to_micros
+    from reconnect.tables import DETECT_STATE, EVENTS, SILVER_DETECT_STATE, ensure_tables
 
-    from reconnect.tables import SILVER_DETECT_STATE
-
-    price = campaign({"id": "price", "type": "price_drop", "interaction": "add_to_cart",
-                      "min_drop_percent": 10, "schedule": {"days": "all", "hour": 10},
-                      "channels": ["email"], "steps": ONE})  # fmt: skip
-    s = Scenario([price], product_feed=[
-        {"sync_time": "2026-01-01T00:00:00Z", "rows": [{"product_id": "P1", "price": 100.00}]},
-        {"sync_time": "2026-01-08T00:00:00Z", "rows": [{"product_id": "P1", "price": 99.00}]},
-    ])  # fmt: skip
-    landing = Path(lake.paths.landing)
-    s.write_feeds(landing)
-    s.events = [
-        ["2026-01-02T10:00:00Z", "u1", "add_to_cart", {"product_id": "P1"}],  # watch until 02-01
-        ["2026-01-05T10:00:00Z", "u1", "page_view", {}],  # last event: kept until 02-04 10:00
-        ["2026-01-06T00:00:00Z", "tick", "page_view", {}],
-    ]
-    s.write_events(landing, s.event_rows(), "a.jsonl")
-    run_pipeline(spark, lake, s.campaigns, send=False)
-    # Batch 2: the watermark passes the 01-08 sync; u1 has no event, the change reaches u1.
-    s.write_events(
-        landing,
-        [{"event_id": "e9", "event_time": "2026-01-10T00:00:00Z", "user_id": "tick",
-          "event_type": "page_view"}],
-        "b.jsonl",
-    )  # fmt: skip
-    run_pipeline(spark, lake, s.campaigns, send=False)
-    state = spark.read.format("delta").load(SILVER_DETECT_STATE.location(lake))
-    u1 = state.where("key_kind = 'user' AND user_key = 'u1'").first()
-    assert u1 is not None and u1["watched"] == ["P1"]
-    # Not 02-07 (the change's time + 30 days), nor 02-01 (the watch's end) alone.
-    assert u1["expires_at"] == ts("2026-02-04T10:00:00Z")
-    assert messages(spark, lake) == []  # 1 % is no drop
+    ensure_tables(spark, lake)
+    stored = [("user", "u1", None, ts("2026-01-05T10:00:00Z"), "{}", ["P1"],
+               ts("2026-02-04T10:00:00Z"))]  # fmt: skip
+    spark.createDataFrame(stored, DETECT_STATE).write.format("delta").mode("append").save(
+        SILVER_DETECT_STATE.location(lake)
+    )
+    watch_end = to_micros(ts("2026-02-01T10:00:00Z").replace(tzinfo=UTC))
+    ran = {f: None for f in OUTPUT_SCHEMA.fieldNames()}
+    ran.update(out="s", key_kind="user", user_key="u1", state_json="{}", watched=["P1"],
+               expires_at=watch_end)  # fmt: skip
+    machine = spark.createDataFrame([tuple(ran.values())], OUTPUT_SCHEMA)
+    no_events = spark.createDataFrame([], EVENTS)
+    _write_state(spark, lake, no_events, machine, ts("2026-01-10T00:00:00Z"))
+    state = spark.read.format("delta").load(SILVER_DETECT_STATE.location(lake)).collect()
+    assert [(r["user_key"], r["last_event_at"], r["expires_at"]) for r in state] == [
+        ("u1", ts("2026-01-05T10:00:00Z"), ts("2026-02-04T10:00:00Z"))
+    ]  # not the watch's end (02-01), and not the change's time + 30 days
