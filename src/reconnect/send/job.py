@@ -843,17 +843,14 @@ def _deliver_batch(spark: SparkSession, ctx: SendContext, b: Any) -> None:
         return
     todo = _undelivered(spark, settings, b)
     on_executors = _delivered_on_executors(spark, settings)
+    open_left = 0
     if on_executors:
-        _deliver_on_executors(
+        open_left += _deliver_on_executors(
             spark, settings, todo.where(F.col("channel").isin(*on_executors)), batch_id
         )
-    open_left = 0
     if len(on_executors) < len(CHANNEL_NAMES):
         rest = todo.where(~F.col("channel").isin(*on_executors)) if on_executors else todo
-        open_left = _deliver_on_driver(spark, settings, rest, batch_id)
-    if on_executors:
-        # Their attempts were appended in one write: count what is still open from the tables.
-        open_left = _undelivered(spark, settings, b).count()
+        open_left += _deliver_on_driver(spark, settings, rest, batch_id)
     if open_left == 0:
         counts = (
             _table(spark, settings, GOLD_DELIVERIES)
@@ -897,13 +894,13 @@ def _delivered_on_executors(spark: SparkSession, settings: Settings) -> list[str
 
 def _deliver_on_executors(
     spark: SparkSession, settings: Settings, todo: DataFrame, batch_id: int
-) -> None:
+) -> int:
     """Deliver ``todo`` from the executors and append every attempt to gold.deliveries at once.
 
     The messages are spread over the shuffle partitions by a hash of their id and sorted by
     (channel, message id) in each, so the same messages give the same provider calls (and file
     names) on a re-run. A crash before the append loses no message: none has a final attempt,
-    so the next run hands them all over again.
+    so the next run hands them all over again. Returns how many are still open.
     """
     root = settings.paths.lakehouse
     by_channel = {c: settings.sender.provider(c) for c in CHANNEL_NAMES}
@@ -912,14 +909,23 @@ def _deliver_on_executors(
     def run(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         yield from deliver_partition(batches, by_channel, root, batch_id)
 
-    attempts = (
+    # Delivered once, here: the attempts are kept as a local checkpoint, then counted and
+    # appended from it (never by delivering again). A file provider makes one attempt per
+    # message, so the attempts that are not final are the messages still open.
+    attempts = _as_deliveries(
         todo.repartition(n_parts, "message_id")
         .sortWithinPartitions("channel", "message_id")
         .mapInArrow(run, ATTEMPT_ROWS)
-    )
-    _as_deliveries(attempts).write.format("delta").mode("append").save(
-        GOLD_DELIVERIES.location(settings)
-    )
+    ).localCheckpoint()
+    try:
+        final = _final_attempt(F.col("status"), F.col("http_status"))
+        row = attempts.agg(F.count("*").alias("n"), F.count_if(~final).alias("open")).first()
+        assert row is not None
+        if row["n"]:
+            attempts.write.format("delta").mode("append").save(GOLD_DELIVERIES.location(settings))
+        return int(row["open"] or 0)
+    finally:
+        _release(attempts)
 
 
 def deliver_partition(
