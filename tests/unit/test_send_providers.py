@@ -279,7 +279,6 @@ def test_r_send_3_file_deliveries_in_the_workers_cut_chunks_per_channel_and_repe
 
     from reconnect.send.job import ATTEMPT_ROWS, deliver_partition
     from reconnect.send.render import payload_json
-    from reconnect.settings import CHANNEL_NAMES
 
     messages = [outgoing(i) for i in range(1, 6)] + [outgoing(i, "sms") for i in (6, 7)]
     batch = pa.RecordBatch.from_pydict(
@@ -290,7 +289,8 @@ def test_r_send_3_file_deliveries_in_the_workers_cut_chunks_per_channel_and_repe
             "payload": [payload_json(m.payload or {}) for m in messages],
         }
     )
-    by_channel = {c: ProviderSettings(batch_size=2) for c in CHANNEL_NAMES}
+    # Only the channels delivered in the workers are handed over, each with its own chunk size.
+    by_channel = {"email": ProviderSettings(batch_size=2), "sms": ProviderSettings(batch_size=1)}
 
     def deliver() -> list[dict[str, Any]]:
         # Two record batches: a chunk may span them.
@@ -308,7 +308,8 @@ def test_r_send_3_file_deliveries_in_the_workers_cut_chunks_per_channel_and_repe
     assert all(isinstance(a["attempted_at"], int) for a in attempts)  # UTC microseconds
     email, sms = lines(tmp_path / "outbox" / "email"), lines(tmp_path / "outbox" / "sms")
     assert sorted(len(rows) for rows in email.values()) == [1, 2, 2]  # batch_size per call
-    assert [r["message_id"] for rows in sms.values() for r in rows] == ["m6", "m7"]
+    assert sorted(len(rows) for rows in sms.values()) == [1, 1]
+    assert sorted(r["message_id"] for rows in sms.values() for r in rows) == ["m6", "m7"]
     assert sorted(r["message_id"] for rows in email.values() for r in rows) == [
         f"m{i}" for i in range(1, 6)
     ]

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import reduce
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 from delta.tables import DeltaTable
@@ -846,8 +846,9 @@ def _deliver_batch(spark: SparkSession, ctx: SendContext, b: Any) -> None:
     open_left = 0
     if on_executors:
         open_left += _deliver_on_executors(
-            spark, settings, todo.where(F.col("channel").isin(*on_executors)), batch_id
-        )
+            spark, settings, todo.where(F.col("channel").isin(*on_executors)), on_executors,
+            batch_id,
+        )  # fmt: skip
     if len(on_executors) < len(CHANNEL_NAMES):
         rest = todo.where(~F.col("channel").isin(*on_executors)) if on_executors else todo
         open_left += _deliver_on_driver(spark, settings, rest, batch_id)
@@ -893,7 +894,7 @@ def _delivered_on_executors(spark: SparkSession, settings: Settings) -> list[str
 
 
 def _deliver_on_executors(
-    spark: SparkSession, settings: Settings, todo: DataFrame, batch_id: int
+    spark: SparkSession, settings: Settings, todo: DataFrame, channels: Sequence[str], batch_id: int
 ) -> int:
     """Deliver ``todo`` from the executors and append every attempt to gold.deliveries at once.
 
@@ -903,7 +904,7 @@ def _deliver_on_executors(
     so the next run hands them all over again. Returns how many are still open.
     """
     root = settings.paths.lakehouse
-    by_channel = {c: settings.sender.provider(c) for c in CHANNEL_NAMES}
+    by_channel = {c: settings.sender.provider(c) for c in channels}  # what the workers need
     n_parts = max(1, settings.spark.shuffle_partitions)
 
     def run(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -936,26 +937,39 @@ def deliver_partition(
 ) -> Iterator[pa.RecordBatch]:
     """Hand one partition's messages (sorted by channel) to the providers, chunk by chunk."""
     providers: dict[str, Provider] = {}
-    chunk: list[Outgoing] = []
-
-    def deliver() -> pa.RecordBatch:
+    sizes = {c: p.chunk() for c, p in by_channel.items()}
+    for chunk in _chunks(_outgoing_rows(batches), sizes):
         channel = chunk[0].channel
         if channel not in providers:
             providers[channel] = build_provider(by_channel[channel], channel, root)
-        return _attempt_batch(providers[channel].deliver(chunk), batch_id)
-
-    for batch in batches:
-        columns = [batch.column(name).to_pylist() for name in _OUTGOING]
-        for message_id, channel, address, payload in zip(*columns, strict=True):
-            if chunk and (chunk[0].channel != channel or len(chunk) >= by_channel[channel].chunk()):
-                yield deliver()
-                chunk = []
-            chunk.append(Outgoing(message_id, channel, address, text=payload))
-    if chunk:
-        yield deliver()
+        yield _attempt_batch(providers[channel].deliver(chunk), batch_id)
 
 
 _OUTGOING = ("message_id", "channel", "address", "payload")
+_OutgoingRow = tuple[str, str, str, str]  # message_id, channel, address, payload
+
+
+def _outgoing_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[_OutgoingRow]:
+    """The :data:`_OUTGOING` columns of record batches, row by row."""
+    for batch in batches:
+        yield from zip(*[batch.column(name).to_pylist() for name in _OUTGOING], strict=True)
+
+
+def _chunks(rows: Iterable[_OutgoingRow], sizes: Mapping[str, int]) -> Iterator[list[Outgoing]]:
+    """Rows sorted by channel, cut into provider calls: one channel each, at most its chunk size.
+
+    Used on the driver and in the workers alike, so both cut the same calls.
+    """
+    chunk: list[Outgoing] = []
+    for message_id, channel, address, payload in rows:
+        if chunk and (chunk[0].channel != channel or len(chunk) >= sizes[channel]):
+            yield chunk
+            chunk = []
+        chunk.append(Outgoing(message_id, channel, address, text=payload))
+    if chunk:
+        yield chunk
+
+
 # gold.deliveries with the attempt time as UTC microseconds (how the workers hand it over).
 ATTEMPT_ROWS = T.StructType(
     [
@@ -1008,18 +1022,11 @@ def _deliver_on_driver(
     open_left = 0
     providers: dict[str, Provider] = {}
     sizes = {c: settings.sender.provider(c).chunk() for c in CHANNEL_NAMES}
-    chunk: list[Outgoing] = []
     # Streamed to the driver in (channel, message id) order, one provider call per chunk; the
-    # next partition is computed while this one is delivered.
+    # next partition is computed while this one is delivered. Rows are unpacked as tuples (in
+    # the select's order): reading Row fields by name cost ~4 us a message.
     rows = todo.orderBy("channel", "message_id").toLocalIterator(prefetchPartitions=True)
-    # Rows unpacked as tuples (in the select's order): reading Row fields by name cost ~4 us a
-    # message.
-    for message_id, channel, address, payload in rows:
-        if chunk and (chunk[0].channel != channel or len(chunk) >= sizes[chunk[0].channel]):
-            open_left += _deliver_chunk(spark, settings, providers, chunk, batch_id)
-            chunk = []
-        chunk.append(Outgoing(message_id, channel, address, text=payload))
-    if chunk:
+    for chunk in _chunks(cast(Iterator[_OutgoingRow], rows), sizes):
         open_left += _deliver_chunk(spark, settings, providers, chunk, batch_id)
     return open_left
 
