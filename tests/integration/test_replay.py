@@ -56,7 +56,7 @@ def _run(
     spark, settings, event_files: list[list[str]], files_per_trigger: int | None = None
 ) -> None:
     """The pipeline over the landed feeds and ``event_files``; with ``files_per_trigger``, the
-    events' ingest, detection and sending run in that many files' micro-batches.
+    events' ingest, detection and sending take that many event files per micro-batch.
 
     The feed syncs are ingested the same way in both runs (all at once): detection reads their
     changes only after the ingest, so cutting them into micro-batches would change nothing here

@@ -845,10 +845,8 @@ def _deliver_batch(spark: SparkSession, ctx: SendContext, b: Any) -> None:
     on_executors = _delivered_on_executors(spark, settings)
     open_left = 0
     if on_executors:
-        open_left += _deliver_on_executors(
-            spark, settings, todo.where(F.col("channel").isin(*on_executors)), on_executors,
-            batch_id,
-        )  # fmt: skip
+        files = todo.where(F.col("channel").isin(*on_executors))
+        open_left += _deliver_on_executors(spark, settings, files, on_executors, batch_id)
     if len(on_executors) < len(CHANNEL_NAMES):
         rest = todo.where(~F.col("channel").isin(*on_executors)) if on_executors else todo
         open_left += _deliver_on_driver(spark, settings, rest, batch_id)
