@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import reduce
 
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from reconnect.landing import format_ts
@@ -15,6 +16,7 @@ from reconnect.tables import (
     BRONZE_EVENTS,
     BRONZE_INGEST_FILES,
     BRONZE_QUARANTINE,
+    INGEST_FILES,
     QUARANTINE,
     TableSpec,
 )
@@ -131,6 +133,35 @@ def write_quarantine(spark: SparkSession, settings: Settings, rows: DataFrame) -
     merge_by_key(spark, BRONZE_QUARANTINE, settings, rows, QUARANTINE_KEYS, update_matched=False)
 
 
-def write_ingest_files(spark: SparkSession, settings: Settings, rows: DataFrame) -> None:
-    """Record per-file reconciliation counts (recomputed identically when a batch is replayed)."""
-    merge_by_key(spark, BRONZE_INGEST_FILES, settings, rows, INGEST_FILE_KEYS, update_matched=True)
+def write_ingest_files(spark: SparkSession, settings: Settings, rows: list[Row]) -> None:
+    """Record per-file reconciliation counts (recomputed identically when a batch is replayed).
+
+    Usually every file of a batch is new, and its counts are appended: a one-commit append
+    (~0.4 s on two cores) instead of an upsert MERGE (~1.5 s, whatever the size). A file already
+    recorded (a replayed batch; a feed sync re-read because a late file joined it, which can
+    change the older files' accepted counts) goes through the MERGE, which replaces its row.
+    Each source's files are written by that source's query only, so no other writer can record
+    one of them between the check and the append.
+    """
+    if not rows:
+        return
+    df = spark.createDataFrame(rows, INGEST_FILES)
+    stored = spark.read.format("delta").load(BRONZE_INGEST_FILES.location(settings))
+    recorded = reduce(
+        Column.__or__,
+        [
+            (F.col("source") == source) & F.col("source_file").isin(sorted(files))
+            for source, files in _files_by_source(rows).items()
+        ],
+    )
+    if stored.where(recorded).limit(1).count():
+        merge_by_key(spark, BRONZE_INGEST_FILES, settings, df, INGEST_FILE_KEYS, True)
+    else:
+        df.write.format("delta").mode("append").save(BRONZE_INGEST_FILES.location(settings))
+
+
+def _files_by_source(rows: list[Row]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for r in rows:
+        out.setdefault(r["source"], set()).add(r["source_file"])
+    return out

@@ -37,7 +37,6 @@ from reconnect.tables import (
     BRONZE_PRODUCT_SNAPSHOTS,
     BRONZE_SUBSCRIPTIONS,
     BRONZE_USER_SNAPSHOTS,
-    INGEST_FILES,
     TableSpec,
     ensure_tables,
 )
@@ -138,7 +137,7 @@ def write_events_batch(spark: SparkSession, settings: Settings, text: DataFrame)
             )
             for r in per_file
         ]
-        sinks.write_ingest_files(spark, settings, spark.createDataFrame(rows, INGEST_FILES))
+        sinks.write_ingest_files(spark, settings, rows)
     finally:
         positioned.unpersist()
 
@@ -315,9 +314,18 @@ def write_feed_batch(
     if records is not None:
         rows = kind.to_rows(records).persist()
         try:
-            sinks.write_quarantine(
-                spark, settings, sinks.quarantine_rows(rows, kind.source, sync_time=True)
+            stats = (
+                rows.groupBy("source_file")
+                .agg(F.count(F.lit(1)).alias("lines"), F.count("error").alias("quarantined"))
+                .collect()
             )
+            counted = {r.source_file: (r.lines, r.quarantined) for r in stats}
+            # Counted first (from the cached rows), so a batch without a bad line skips the
+            # quarantine MERGE: even an empty one is a Delta scan and ~0.5 s of driver work.
+            if any(q for _, q in counted.values()):
+                sinks.write_quarantine(
+                    spark, settings, sinks.quarantine_rows(rows, kind.source, sync_time=True)
+                )
             columns = kind.table.schema.fieldNames()
             first = feeds.keep_first_per_key(
                 rows.where(F.col("error").isNull()), ["sync_time", *kind.key], columns
@@ -334,12 +342,6 @@ def write_feed_batch(
                 }
             finally:
                 first.unpersist()
-            stats = (
-                rows.groupBy("source_file")
-                .agg(F.count(F.lit(1)).alias("lines"), F.count("error").alias("quarantined"))
-                .collect()
-            )
-            counted = {r.source_file: (r.lines, r.quarantined) for r in stats}
             for f in good:
                 # A header-only file has no records; it is still listed, with zero lines.
                 lines, quarantined = counted.get(f.path, (0, 0))
@@ -356,7 +358,7 @@ def write_feed_batch(
         finally:
             rows.unpersist()
     if count_rows:
-        sinks.write_ingest_files(spark, settings, spark.createDataFrame(count_rows, INGEST_FILES))
+        sinks.write_ingest_files(spark, settings, count_rows)
 
 
 # --- wiring -------------------------------------------------------------------------------
