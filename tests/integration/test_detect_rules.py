@@ -163,3 +163,34 @@ def test_state_ttl_of_a_user_the_machine_ran_only_for_a_feed_change_stays_their_
     assert [(r["user_key"], r["last_event_at"], r["expires_at"]) for r in state] == [
         ("u1", ts("2026-01-05T10:00:00Z"), ts("2026-02-04T10:00:00Z"))
     ]  # not the watch's end (02-01), and not the change's time + 30 days
+
+
+def test_a_rerun_batch_applies_again_the_feed_syncs_its_stopped_attempt_recorded(spark, lake):
+    # docs/detection.md, "Exactly once": a batch records the feed syncs it applied before its
+    # progress row, its last write. An attempt stopped in between (a crash, a kill) is re-run
+    # under the same batch id from the state before it, so the re-run applies those syncs again;
+    # a later batch does not.
+    from reconnect.detect.job import _syncs_to_apply
+    from reconnect.tables import (
+        DETECT_FEED_SYNCS,
+        FEED_SYNC_PROGRESS,
+        SILVER_DETECT_FEED_SYNCS,
+        SILVER_FEED_SYNC_PROGRESS,
+        ensure_tables,
+    )
+
+    ensure_tables(spark, lake)
+    p1, u1, p2 = ts("2026-01-05T00:00:00Z"), ts("2026-01-06T00:00:00Z"), ts("2026-01-07T00:00:00Z")
+    diffed = [("product_feed", p1, None, 1, 2), ("user_feed", u1, None, 1, 1),
+              ("product_feed", p2, p1, 2, 1)]  # fmt: skip
+    spark.createDataFrame(diffed, FEED_SYNC_PROGRESS).write.format("delta").mode("append").save(
+        SILVER_FEED_SYNC_PROGRESS.location(lake)
+    )
+    recorded = [("product_feed", p1, 3, False), ("user_feed", u1, 4, False)]
+    spark.createDataFrame(recorded, DETECT_FEED_SYNCS).write.format("delta").mode("append").save(
+        SILVER_DETECT_FEED_SYNCS.location(lake)
+    )
+    w_prev, w = ts("2026-01-05T12:00:00Z"), ts("2026-01-08T00:00:00Z")
+    # Batch 4 stopped after recording u1: its re-run applies u1 again, not p1 (batch 3's).
+    assert _syncs_to_apply(spark, lake, 4, w_prev, w) == ([p2], [u1], [])
+    assert _syncs_to_apply(spark, lake, 5, w_prev, w) == ([p2], [], [])
