@@ -160,10 +160,14 @@ class SendSummary:
 # --- the run ------------------------------------------------------------------------------------
 
 
-def start_send_query(spark: SparkSession, ctx: SendContext) -> StreamingQuery:
+def start_send_query(
+    spark: SparkSession, ctx: SendContext, still_open: list[Any] | None = None
+) -> StreamingQuery:
     """Start the streaming query over detection's progress log with its checkpoint and trigger.
 
     Each micro-batch settles up to the largest watermark among the detection batches it read.
+    ``still_open``: the settled batches :func:`deliver_pending` left open just before; the
+    micro-batches then keep that list themselves instead of querying the progress tables again.
     """
     settings = ctx.settings
     reader = spark.readStream.format("delta").option("skipChangeCommits", "true")
@@ -174,7 +178,7 @@ def start_send_query(spark: SparkSession, ctx: SendContext) -> StreamingQuery:
     def batch(df: DataFrame, batch_id: int) -> None:
         started = time.monotonic()
         top = df.agg(F.max("watermark")).first()
-        send_batch(spark, ctx, batch_id, top[0] if top else None)
+        send_batch(spark, ctx, batch_id, top[0] if top else None, still_open)
         log.info("send: batch %d in %.1fs", batch_id, time.monotonic() - started)
 
     writer = (
@@ -189,8 +193,8 @@ def run_send(spark: SparkSession, settings: Settings, campaigns: Sequence[Campai
     """Resume open deliveries, then settle and send until detection's log is done."""
     ensure_tables(spark, settings)
     ctx = SendContext.of(settings, campaigns)
-    deliver_pending(spark, ctx)
-    query = start_send_query(spark, ctx)
+    still_open = deliver_pending(spark, ctx)
+    query = start_send_query(spark, ctx, still_open)
     run_to_end(query)
     return summarize(spark, settings)
 
@@ -232,10 +236,22 @@ def _naive(d: datetime) -> datetime:
 # --- one batch ----------------------------------------------------------------------------------
 
 
-def send_batch(spark: SparkSession, ctx: SendContext, batch_id: int, w: datetime | None) -> None:
-    """Settle what became due behind the watermark ``w``, then deliver (see the module note)."""
+def send_batch(
+    spark: SparkSession,
+    ctx: SendContext,
+    batch_id: int,
+    w: datetime | None,
+    still_open: list[Any] | None = None,
+) -> None:
+    """Settle what became due behind the watermark ``w``, then deliver (see the module note).
+
+    ``still_open``, when given, is the list of settled batches this run left open (updated in
+    place): with the batch settled here, it is exactly what :func:`deliver_pending` would find
+    in the progress tables (this run is their only writer), without the ~1 s of reading them.
+    """
     settings = ctx.settings
     last = _table(spark, settings, SILVER_SEND_PROGRESS).orderBy(F.desc("batch_id")).first()
+    to_deliver: list[Any] | None = None
     if last is None or last["batch_id"] < batch_id:
         h: datetime | None = last["horizon"] if last else None
         counts: dict[str, int] = {}
@@ -245,12 +261,16 @@ def send_batch(spark: SparkSession, ctx: SendContext, batch_id: int, w: datetime
         else:
             w = h
         counts["late_cancels"] = _late_cancels(spark, ctx)
-        _record(spark, settings, batch_id, w, h, counts)
+        row = _record(spark, settings, batch_id, w, h, counts)
         log.info("send:   settled %s in %.1fs", counts, time.monotonic() - started)
+        if still_open is not None:
+            to_deliver = [*still_open, row] if row["horizon"] is not None else list(still_open)
     else:
         log.info("send: batch %d already settled", batch_id)
     started = time.monotonic()
-    deliver_pending(spark, ctx)
+    left = deliver_pending(spark, ctx) if to_deliver is None else _deliver(spark, ctx, to_deliver)
+    if still_open is not None:
+        still_open[:] = left
     log.info("send:   delivered in %.1fs", time.monotonic() - started)
 
 
@@ -735,7 +755,8 @@ def _record(
     w: datetime | None,
     h: datetime | None,
     counts: dict[str, int],
-) -> None:
+) -> dict[str, Any]:
+    """Append the batch's progress row; the row, as :func:`deliver_pending` reads it back."""
     row = (
         batch_id, w, h, counts.get("messages", 0), counts.get("SENT", 0),
         counts.get("SUPPRESSED", 0), counts.get("CANCELLED", 0), counts.get("SUPERSEDED", 0),
@@ -744,6 +765,7 @@ def _record(
     # An append: send_batch only reaches here for a batch id not yet recorded.
     df = spark.createDataFrame([row], SEND_PROGRESS)
     df.write.format("delta").mode("append").save(SILVER_SEND_PROGRESS.location(settings))
+    return dict(zip(SEND_PROGRESS.fieldNames(), row, strict=True))
 
 
 # --- late cancels (R-EXIT-3) ----------------------------------------------------------------------
@@ -820,8 +842,11 @@ def check_providers(settings: Settings) -> None:
         build_provider(settings.sender.provider(channel), channel, settings.paths.lakehouse)
 
 
-def deliver_pending(spark: SparkSession, ctx: SendContext) -> None:
-    """Deliver the SENT messages of every settled batch not yet marked delivered."""
+def deliver_pending(spark: SparkSession, ctx: SendContext) -> list[Any]:
+    """Deliver the SENT messages of every settled batch not yet marked delivered.
+
+    Returns the batches still open (a message without a final attempt: retried next time).
+    """
     settings = ctx.settings
     done = _table(spark, settings, SILVER_DELIVERY_PROGRESS).select("batch_id")
     open_batches = (
@@ -831,16 +856,21 @@ def deliver_pending(spark: SparkSession, ctx: SendContext) -> None:
         .orderBy("batch_id")
         .collect()
     )
-    for b in open_batches:
-        _deliver_batch(spark, ctx, b)
+    return _deliver(spark, ctx, open_batches)
 
 
-def _deliver_batch(spark: SparkSession, ctx: SendContext, b: Any) -> None:
+def _deliver(spark: SparkSession, ctx: SendContext, batches: Sequence[Any]) -> list[Any]:
+    """Deliver ``batches`` (send-progress rows, oldest first); those still open."""
+    return [b for b in batches if not _deliver_batch(spark, ctx, b)]
+
+
+def _deliver_batch(spark: SparkSession, ctx: SendContext, b: Any) -> bool:
+    """Deliver one settled batch's open messages; whether the batch is now marked delivered."""
     settings = ctx.settings
     batch_id = int(b["batch_id"])
     if b["sent"] == 0 or b["previous_horizon"] == b["horizon"]:
         _mark_delivered(spark, settings, batch_id, 0, 0)
-        return
+        return True
     todo = _undelivered(spark, settings, b)
     on_executors = _delivered_on_executors(spark, settings)
     open_left = 0
@@ -860,6 +890,7 @@ def _deliver_batch(spark: SparkSession, ctx: SendContext, b: Any) -> None:
         )
         by = {r["status"]: int(r["count"]) for r in counts}
         _mark_delivered(spark, settings, batch_id, by.get("DELIVERED", 0), by.get("FAILED", 0))
+    return open_left == 0
 
 
 def _undelivered(spark: SparkSession, settings: Settings, b: Any) -> DataFrame:
