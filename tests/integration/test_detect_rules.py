@@ -168,8 +168,9 @@ def test_state_ttl_of_a_user_the_machine_ran_only_for_a_feed_change_stays_their_
 def test_a_rerun_batch_applies_again_the_feed_syncs_its_stopped_attempt_recorded(spark, lake):
     # docs/detection.md, "Exactly once": a batch records the feed syncs it applied before its
     # progress row, its last write. An attempt stopped in between (a crash, a kill) is re-run
-    # under the same batch id from the state before it, so the re-run applies those syncs again;
-    # a later batch does not.
+    # under the same batch id from the state before it, so the re-run applies those syncs again
+    # (else their price drops and attribute changes, R-TRIG-4, R-TYPE-PRICE, R-TYPE-UATTR, would
+    # be lost from the state); a later batch does not.
     from reconnect.detect.job import _syncs_to_apply
     from reconnect.tables import (
         DETECT_FEED_SYNCS,
