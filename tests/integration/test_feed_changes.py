@@ -369,6 +369,8 @@ def test_a_sync_emptied_in_bronze_loses_its_changes_and_the_next_sync_is_rediffe
     sync2 = Path(lake.paths.landing) / "product_feed" / "sync_time=2026-01-02T00:00:00Z"
     (sync2 / "a.csv").unlink()
     land_products(lake, "2026-01-02T00:00:00Z", ["P1,abc,,"], name="b.csv")
+    progress_log = Path(SILVER_FEED_SYNC_PROGRESS.location(lake)) / "_delta_log"
+    commits_before = len(list(progress_log.glob("*.json")))
     ingest_and_diff(spark, lake)
 
     assert [(r[1][:10], r[2][:10], r[3], r[4]) for r in price_rows(spark, lake)] == [
@@ -376,3 +378,7 @@ def test_a_sync_emptied_in_bronze_loses_its_changes_and_the_next_sync_is_rediffe
     ]
     progress = rows(spark, SILVER_FEED_SYNC_PROGRESS, lake, order_by=["sync_time"])
     assert [str(r["sync_time"])[:10] for r in progress] == ["2026-01-01", "2026-01-03"]
+    assert str(progress[1]["previous_sync_time"])[:10] == "2026-01-01"
+    # The 3rd sync's row and the removal of the 2nd's are one commit: no crash can leave the
+    # emptied sync recorded while the 3rd is recorded at the new bronze version.
+    assert len(list(progress_log.glob("*.json"))) == commits_before + 1

@@ -315,13 +315,17 @@ def _record_progress(
         )
         .select(*FEED_SYNC_PROGRESS.fieldNames())
     )
-    if rows and plan.recorded.isdisjoint(plan.previous):
+    location = SILVER_FEED_SYNC_PROGRESS.location(settings)
+    if plan.deleted:
+        # Syncs gone from bronze lose their rows in the same commit that records the others: as
+        # two commits, a crash in between left the deleted syncs' rows behind for good (the next
+        # run's plan starts after the recorded bronze version, so it never saw them again).
+        _merge_progress(spark, location, progress, feed.name, plan.deleted)
+    elif rows and plan.recorded.isdisjoint(plan.previous):
         # Only new syncs (the usual run): an append, ~1 s less than the upsert MERGE on two
         # cores. The progress rows are the run's last write for the feed, and nothing else
         # writes this feed's rows, so none of these syncs can have been recorded since the plan.
-        progress.write.format("delta").mode("append").save(
-            SILVER_FEED_SYNC_PROGRESS.location(settings)
-        )
+        progress.write.format("delta").mode("append").save(location)
     elif rows:
         sinks.merge_by_key(
             spark,
@@ -331,7 +335,28 @@ def _record_progress(
             ("feed", "sync_time"),
             update_matched=True,
         )
-    if plan.deleted:
-        DeltaTable.forPath(spark, SILVER_FEED_SYNC_PROGRESS.location(settings)).delete(
-            (F.col("feed") == feed.name) & F.expr(_in_syncs(sorted(plan.deleted)))
-        )
+
+
+def _merge_progress(
+    spark: SparkSession,
+    location: str,
+    progress: DataFrame,
+    feed: str,
+    deleted: frozenset[int],
+) -> None:
+    """One MERGE: upsert ``progress`` and delete the rows of the ``deleted`` syncs."""
+    gone = spark.createDataFrame([(feed, s) for s in sorted(deleted)], "feed string, s bigint")
+    source = progress.withColumn("gone", F.lit(False)).unionByName(
+        gone.select("feed", F.timestamp_micros("s").alias("sync_time"), F.lit(True).alias("gone")),
+        allowMissingColumns=True,
+    )
+    values = {c: F.col(f"s.{c}") for c in FEED_SYNC_PROGRESS.fieldNames()}
+    (
+        DeltaTable.forPath(spark, location)
+        .alias("t")
+        .merge(source.alias("s"), "t.feed = s.feed AND t.sync_time = s.sync_time")
+        .whenMatchedDelete(condition="s.gone")
+        .whenMatchedUpdate(set=values)
+        .whenNotMatchedInsert(condition="NOT s.gone", values=values)
+        .execute()
+    )
