@@ -350,7 +350,7 @@ def _merge_progress(
         gone.select("feed", F.timestamp_micros("s").alias("sync_time"), F.lit(True).alias("gone")),
         allowMissingColumns=True,
     )
-    values = {c: F.col(f"s.{c}") for c in FEED_SYNC_PROGRESS.fieldNames()}
+    values: dict[str, str | Column] = {c: f"s.{c}" for c in FEED_SYNC_PROGRESS.fieldNames()}
     (
         DeltaTable.forPath(spark, location)
         .alias("t")
