@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from tests.helpers.lake import rows, separate_lake
 from tests.helpers.landing import event, write_csv, write_lines
 
+from reconnect.ingest.sinks import replace_syncs, syncs_predicate
 from reconnect.ingest.streams import run_ingest, with_line_origin, write_events_batch
 from reconnect.settings import Settings, StreamingSettings
 from reconnect.tables import (
@@ -446,3 +448,29 @@ def test_continuous_mode_picks_up_files_as_they_land(spark, lake):
         query.stop()
     assert stored() == {"c1", "c2"}
     assert duplicates_per_file() == {"1.jsonl": 0, "2.jsonl": 1}
+
+
+def test_a_backfill_of_many_list_syncs_replaces_exactly_those_syncs_and_channels(spark, lake):
+    # A year of daily subscriber-list syncs on two channels, re-delivered: the overwrite's
+    # predicate stays one IN list per channel (DATA.md: a list sync replaces that channel's
+    # list as of that time), however many syncs a batch holds.
+    ensure_tables(spark, lake)
+    days = [datetime(2025, 1, 1) + timedelta(days=i) for i in range(365)]
+
+    def table(tag: str, channels: tuple[str, ...], syncs: list[datetime]):
+        data = [
+            (d, c, f"c{i}", f"{tag}{i}", "f.csv", i) for i, d in enumerate(syncs) for c in channels
+        ]
+        return spark.createDataFrame(data, BRONZE_SUBSCRIPTIONS.schema)
+
+    table("old", ("email", "sms"), days).write.format("delta").mode("append").save(
+        BRONZE_SUBSCRIPTIONS.location(lake)
+    )
+    replaced = [(d, "email") for d in days[:300]]
+    assert syncs_predicate(replaced).count("IN (") == 1
+    replace_syncs(BRONZE_SUBSCRIPTIONS, lake, table("new", ("email",), days[:300]), replaced)
+
+    addresses = [(r["channel"], r["address"][:3]) for r in rows(spark, BRONZE_SUBSCRIPTIONS, lake)]
+    assert addresses.count(("email", "new")) == 300
+    assert addresses.count(("email", "old")) == 65  # the syncs not re-delivered are kept
+    assert addresses.count(("sms", "old")) == 365  # the other channel is untouched

@@ -114,18 +114,32 @@ def replace_syncs(
     table: TableSpec, settings: Settings, rows: DataFrame, syncs: list[tuple[datetime, str | None]]
 ) -> None:
     """Overwrite exactly the given syncs (and channels) with ``rows``: idempotent by sync time."""
-    parts = []
-    for ts, channel in syncs:
-        cond = f"sync_time = timestamp'{format_ts(ts)}'"
-        if channel is not None:
-            cond += f" AND channel = '{channel}'"
-        parts.append(f"({cond})")
     (
         rows.write.format("delta")
         .mode("overwrite")
-        .option("replaceWhere", " OR ".join(parts))
+        .option("replaceWhere", syncs_predicate(syncs))
         .save(table.location(settings))
     )
+
+
+def syncs_predicate(syncs: list[tuple[datetime, str | None]]) -> str:
+    """``syncs`` as a SQL predicate: one ``sync_time IN (...)`` list per channel.
+
+    Not one ``sync_time = ... AND channel = ...`` term per sync: Delta turns each term into
+    file-statistics checks, and a backfill of a few dozen syncs made a filter whose generated
+    code passed the JVM's 64 KB method limit (an ERROR with a long stack trace, then the slower
+    interpreted path).
+    """
+    by_channel: dict[str | None, list[str]] = {}
+    for ts, channel in syncs:
+        by_channel.setdefault(channel, []).append(f"timestamp'{format_ts(ts)}'")
+    parts = []
+    for channel, times in sorted(by_channel.items(), key=lambda kv: kv[0] or ""):
+        cond = f"sync_time IN ({', '.join(times)})"
+        if channel is not None:
+            cond = f"channel = '{channel}' AND {cond}"
+        parts.append(f"({cond})")
+    return " OR ".join(parts)
 
 
 def write_quarantine(spark: SparkSession, settings: Settings, rows: DataFrame) -> None:
