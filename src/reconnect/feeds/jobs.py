@@ -92,7 +92,7 @@ class SyncPlan:
     """Each sync to (re)diff -> the feed's previous sync in bronze (None: the first sync)."""
     deleted: frozenset[int]
     """Diffed syncs that are no longer in bronze: their changes are removed."""
-    recorded: frozenset[int] = frozenset()
+    recorded: frozenset[int]
     """Syncs of the feed already in silver.feed_sync_progress when the plan was made."""
 
 
