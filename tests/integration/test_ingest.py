@@ -452,8 +452,9 @@ def test_continuous_mode_picks_up_files_as_they_land(spark, lake):
 
 def test_a_backfill_of_many_list_syncs_replaces_exactly_those_syncs_and_channels(spark, lake):
     # A year of daily subscriber-list syncs on two channels (DATA.md: one snapshot per channel
-    # per sync), 300 of the e-mail ones re-delivered: the overwrite's predicate stays one IN
-    # list per channel however many syncs a batch holds, and replaces exactly those snapshots.
+    # per sync; R-OPT-1 reads consent from them), 300 of the e-mail ones re-delivered: the
+    # overwrite's predicate stays one IN list per channel however many syncs a batch holds, and
+    # replaces exactly those snapshots.
     ensure_tables(spark, lake)
     days = [datetime(2025, 1, 1) + timedelta(days=i) for i in range(365)]
 
