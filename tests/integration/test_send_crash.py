@@ -98,13 +98,12 @@ def _conf(lake, campaigns: Path, url: str, path: Path) -> Path:
 
     The driver JVM compiles with C1 only (``TieredStopAtLevel=1``): these processes are short and
     small, and most of their time is start-up, which compiling less shortens (~15 % of a start on
-    an empty lake). For the same reason Spark evaluates expressions interpreted instead of
-    generating and compiling Java for each query (``codegen.wholeStage`` off, ``factoryMode``
-    ``NO_CODEGEN``): a whole cold `reconnect send` of this lake took 58.8-62.9 s against
-    69.6-73.0 s with code generation (four runs each, 2026-12-02); whole-stage off alone gained
-    nothing. Speed settings of this test only: the sender's behaviour does not depend on them.
-    (Not for the test session's long-lived JVM: there C1 only made two test modules 308 s -> 459 s,
-    and its compiled queries are reused.)
+    an empty lake). A speed setting of this test only: the sender's behaviour does not depend on it.
+    (Not for the test session's long-lived JVM: there C1 only made two test modules 308 s -> 459 s.)
+    The test session's Spark settings are copied, so these processes also evaluate expressions
+    interpreted, without code generation (tests/conftest.py): a whole cold `reconnect send` of
+    this lake took 58.8-62.9 s that way against 69.6-73.0 s with code generation (four runs each,
+    2026-12-02).
     """
     conf = lake.model_dump(mode="json")
     conf["paths"]["campaigns"] = str(campaigns)
@@ -112,8 +111,6 @@ def _conf(lake, campaigns: Path, url: str, path: Path) -> Path:
     conf["spark"]["conf"] = {
         **conf["spark"]["conf"],
         "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",  # added to the UTC flag
-        "spark.sql.codegen.wholeStage": "false",
-        "spark.sql.codegen.factoryMode": "NO_CODEGEN",
     }
     hook = {"kind": "webhook", "url": url, "backoff_seconds": 0.01, "max_attempts": 3}
     # Every channel to the webhook (the campaigns use e-mail and web push): a file channel would
