@@ -28,11 +28,13 @@ insert-only MERGE adds nothing and nothing is sent twice (R-SEND-1).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from functools import reduce
 from typing import Any, cast
 
@@ -556,6 +558,7 @@ _MESSAGE_INPUT = (
     "audience_ok",
 )  # fmt: skip
 _FLAGS = ("identified", "consent", "address")
+_AS_JSON = ("payload", "user_attributes")
 
 
 def _decide(
@@ -571,12 +574,15 @@ def _decide(
     message's id, ``c`` a message's identifiers, consent and addresses per channel, ``h`` an
     earlier send in the cap window.
     """
-    micros = {c: F.unix_micros(F.col(c)).alias(c) for c in _TS_FIELDS}
+    as_input = {c: F.unix_micros(F.col(c)).alias(c) for c in _TS_FIELDS}
+    # The nested columns cross to Python as JSON text: Spark's Arrow writer is slow on nested
+    # values (the product slots, the attributes map), text is cheap (docs/benchmarks.md).
+    as_input |= {c: F.to_json(c, {"ignoreNullFields": "false"}).alias(c) for c in _AS_JSON}
     m = messages.select(
         F.lit("m").alias("kind"),
-        *[micros.get(c, F.col(c)) for c in _MESSAGE_INPUT],
-        *[F.lit(None).cast("array<boolean>").alias(c) for c in _FLAGS[:2]],
-        F.lit(None).cast("array<string>").alias("address"),
+        *[as_input.get(c, F.col(c)) for c in _MESSAGE_INPUT],
+        *[_unused(T.ArrayType(T.BooleanType())).alias(c) for c in _FLAGS[:2]],
+        _unused(T.ArrayType(T.StringType())).alias("address"),
         F.lit(None).cast("string").alias("channel"),
     )
 
@@ -584,9 +590,7 @@ def _decide(
         return df.select(
             F.lit(kind).alias("kind"),
             *[
-                given[f.name].alias(f.name)
-                if f.name in given
-                else F.lit(None).cast(f.dataType).alias(f.name)
+                (given[f.name] if f.name in given else _unused(f.dataType)).alias(f.name)
                 for f in m.schema.fields[1:]
             ],
         )
@@ -616,6 +620,17 @@ def _decide(
         yield from pass_partition(batches, rules, sender)
 
     return every.mapInArrow(run, PASS_SCHEMA)
+
+
+def _unused(t: T.DataType) -> Column:
+    """A value for a column a kind of row does not use: null, but an empty array.
+
+    Spark hands rows to Python as Arrow, and its Arrow writer is slow on null arrays: three
+    null array columns on 660k rows cost ~12 s on two cores, empty ones ~1 s
+    (docs/benchmarks.md, 2026-12-02). The pass never reads them (a message's flags come from
+    its ``c`` row).
+    """
+    return F.array().cast(t) if isinstance(t, T.ArrayType) else F.lit(None).cast(t)
 
 
 def pass_partition(
@@ -655,7 +670,10 @@ def pass_partition(
                 person, history, pending, preempted, reach = row["person_key"], [], [], set(), {}
             kind = row["kind"]
             if kind == "m":
-                row["user_attributes"] = dict(row["user_attributes"] or [])
+                text = row["payload"]
+                row["payload"] = json.loads(text, parse_float=Decimal) if text else []
+                text = row["user_attributes"]
+                row["user_attributes"] = json.loads(text) if text else {}
                 pending.append(row)
             elif kind == "c":
                 reach[row["message_id"]] = row
