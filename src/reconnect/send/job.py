@@ -650,37 +650,44 @@ def pass_partition(
     history: list[dict[str, Any]] = []
     pending: list[dict[str, Any]] = []
     preempted: set[str] = set()
-    reach: dict[str, dict[str, Any]] = {}
+    reach: dict[str, tuple[Any, ...]] = {}
+    flags: tuple[int, ...] = ()
 
     def flush() -> None:
         if person is None:
             return
         for p in pending:
             found = reach.get(p["message_id"])
-            for f in _FLAGS:
-                p[f] = found[f] if found else unknown
+            for f, i in zip(_FLAGS, flags, strict=True):
+                p[f] = found[i] if found else unknown
             p["preempted"] = p["message_id"] in preempted
         for m, d in decide_person(history, pending, rules, sender):
             out.append(_message_row(m, d, rules[m["campaign_id"]]))
 
     for batch in batches:
-        for row in batch.to_pylist():
-            if row["person_key"] != person:
+        # Column by column, and a dict only for the rows that need one: a c row (half of the
+        # rows) is kept as its tuple of values.
+        names = batch.schema.names
+        at_kind, at_person, at_id = (names.index(n) for n in ("kind", "person_key", "message_id"))
+        flags = tuple(names.index(f) for f in _FLAGS)
+        for values in zip(*(c.to_pylist() for c in batch.columns), strict=True):
+            if values[at_person] != person:
                 flush()
-                person, history, pending, preempted, reach = row["person_key"], [], [], set(), {}
-            kind = row["kind"]
+                person, history, pending, preempted, reach = values[at_person], [], [], set(), {}
+            kind = values[at_kind]
             if kind == "m":
+                row = dict(zip(names, values, strict=True))
                 text = row["payload"]
                 row["payload"] = json.loads(text, parse_float=Decimal) if text else []
                 text = row["user_attributes"]
                 row["user_attributes"] = json.loads(text) if text else {}
                 pending.append(row)
             elif kind == "c":
-                reach[row["message_id"]] = row
+                reach[values[at_id]] = values
             elif kind == "p":
-                preempted.add(row["message_id"])
+                preempted.add(values[at_id])
             else:
-                history.append(row)
+                history.append(dict(zip(names, values, strict=True)))
         if len(out) >= 5000:
             yield pa.RecordBatch.from_pylist(out, schema)
             out = []
