@@ -559,6 +559,7 @@ _MESSAGE_INPUT = (
 )  # fmt: skip
 _FLAGS = ("identified", "consent", "address")
 _AS_JSON = ("payload", "user_attributes")
+_EXACT = json.JSONDecoder(parse_float=Decimal)  # prices stay Decimals, as Arrow gave them
 
 
 def _decide(
@@ -678,7 +679,7 @@ def pass_partition(
             if kind == "m":
                 row = dict(zip(names, values, strict=True))
                 text = row["payload"]
-                row["payload"] = json.loads(text, parse_float=Decimal) if text else []
+                row["payload"] = _EXACT.decode(text) if text else []
                 text = row["user_attributes"]
                 row["user_attributes"] = json.loads(text) if text else {}
                 pending.append(row)

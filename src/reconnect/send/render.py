@@ -141,6 +141,10 @@ def _jsonable(key: str, value: Any) -> Any:
     kind = type(value)
     if kind is str or kind is int or kind is bool or kind is float or value is None:
         return value  # exact types first: the isinstance checks below are slow on ABCs
+    if kind is Decimal:
+        return _format(key, value)
+    if kind is list:
+        return [_jsonable(key, v) for v in value]
     if kind is dict or isinstance(value, Mapping):
         return {str(k): _jsonable(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple):
