@@ -627,9 +627,9 @@ def _unused(t: T.DataType) -> Column:
     """A value for a column a kind of row does not use: null, but an empty array.
 
     Spark hands rows to Python as Arrow, and its Arrow writer is slow on null arrays: three
-    null array columns on 660k rows cost ~12 s on two cores, empty ones ~1 s
-    (docs/benchmarks.md, 2026-12-02). The pass never reads them (a message's flags come from
-    its ``c`` row).
+    null array columns on the bench's 660k open messages added ~12 s on two cores, empty ones
+    ~2 s at most (docs/benchmarks.md, 2026-12-02). The pass never reads them (a message's flags
+    come from its ``c`` row).
     """
     return F.array().cast(t) if isinstance(t, T.ArrayType) else F.lit(None).cast(t)
 
