@@ -190,8 +190,9 @@ def test_sigkill_during_writes_and_delivery_sends_every_message_once(spark, lake
             mode = ("write", "random", "delivery", "random")[run % 4]
             if _keys(log) >= sent_ids:
                 # Every message has reached the server: no run has a send left to deliver, and
-                # the next one to wait for a new commit or request would only run to its end
-                # (~25 s of a cold process). The remaining kills land at random moments.
+                # one waiting for a new request, or a commit (at most a last progress mark is
+                # left), would run to its end (~25 s of a cold process) without a kill, as two
+                # did. The remaining kills land at random moments.
                 mode = "random"
             if mode == "write":
                 commits = _commits(lakehouse)
