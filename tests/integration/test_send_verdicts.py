@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 
 from helpers.scenario import campaign
 from reconnect.send.decide import Counters, decide
-from reconnect.send.job import SendContext, _content_channels, _early_verdict
+from reconnect.send.job import SendContext, _early_verdict
 from reconnect.settings import Settings
 
 SMS_ONLY = {"sms": {"body": "hi"}}
@@ -71,7 +71,6 @@ def test_r_send_2_column_verdicts_equal_the_per_person_pass(spark: SparkSession)
     got = {
         r["message_id"]: (r["v"]["state"], r["v"]["reason"]) if r["v"] else None
         for r in spark.createDataFrame(rows, schema)
-        .withColumn("channels", _content_channels(ctx))
         .withColumn("early", _early_verdict(ctx))
         .select("message_id", F.col("early").alias("v"))
         .collect()

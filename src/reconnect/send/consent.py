@@ -1,4 +1,7 @@
-"""Consent and identifiers at send time (R-OPT-1, R-OPT-2), as Spark transforms.
+"""Consent and identifiers at send time (R-OPT-1, R-OPT-2).
+
+The ledger is built with Spark (:func:`ledger`, :func:`for_pass`); the per-person pass looks a
+message's consent up in its person's rows in Python (:func:`flags`).
 
 The consent ledger has one row per change of a person's consent for a channel:
 
@@ -17,7 +20,9 @@ are left out, so a replay sees the same consent as the live run.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -133,91 +138,116 @@ def ledger(
     return _list_rows(subscriptions, until).unionByName(_event_rows(events, late, until))
 
 
-def at_send_time(messages: DataFrame, consent: DataFrame) -> DataFrame:
-    """Per message: ``identified``, ``consent`` and ``address`` arrays in CHANNEL_NAMES order.
+def for_pass(messages: DataFrame, consent: DataFrame) -> DataFrame:
+    """The ledger rows that can decide consent for ``messages``, keyed by their person.
 
-    ``messages`` has ``message_id``, ``cuid``, ``user_id``, ``send_at`` and optionally
-    ``channels``, the channels to look up (every channel without it; the others are null in
-    the arrays, and a message with no channel to look up has no row). E-mail and SMS need a
-    cuid (R-OPT-2); their address is the one of the winning opt-in (null when it had none: the
-    decision then falls back to the user feed's ``email`` / ``phone``). Push needs a token: an
-    opt-in event of the device for that channel at or before the send time. A ``person_key``
-    column of ``messages`` is carried through.
+    ``messages`` has ``person_key``, ``cuid`` and ``user_id``. Returns ``(person_key, channel,
+    device, time, opted, address, src, seq)``: the e-mail and SMS rows of the messages' cuids
+    (``device`` null; their key is the person key), and the push rows of the messages' devices
+    (``device`` is the ``u:<user_id>`` key), once for every person the device's messages count
+    for. The per-person pass looks consent up in them (:func:`flags`), so they travel in its
+    one shuffle by person instead of being joined to every message and channel.
+
+    A list row that restates the row just before it for the same key and channel (same opt-in
+    state and address, nothing in between) is dropped: it cannot change what the latest row at
+    any instant says. A list row after an opt event is kept, since it overrides the event
+    (R-OPT-1). Daily lists restate every listed cuid, so this keeps a month of them from
+    multiplying a person's rows by ~30.
     """
-    channels = (
-        F.col("channels")
-        if "channels" in messages.columns
-        else F.array(*[F.lit(c) for c in CHANNEL_NAMES])
+    is_push = F.col("channel").isin(*PUSH)
+    persons = (
+        messages.where(F.col("cuid").isNotNull())
+        .select(F.col("person_key").alias("key"))
+        .distinct()
     )
-    carried = [c for c in ("person_key",) if c in messages.columns]
-    lookups = messages.select(
-        "message_id",
-        *carried,
-        "send_at",
-        "cuid",
-        F.explode(channels).alias("channel"),
-        "user_id",
-    ).withColumn(
-        "key",
-        F.when(
-            F.col("channel").isin(*PUSH),
-            F.when(F.col("user_id").isNotNull(), user_key(F.col("user_id"))),
-        ).otherwise(F.when(F.col("cuid").isNotNull(), cuid_key(F.col("cuid")))),
+    listed = consent.where(~is_push).join(persons, "key", "left_semi")
+    before = Window.partitionBy("key").orderBy("channel", "time", "src", "seq")
+    prev = F.lag(F.struct("channel", "src", "opted", "address")).over(before)
+    restated = (
+        (F.col("src") == 0)
+        & (prev["src"] == 0)
+        & (prev["channel"] == F.col("channel"))
+        & prev["opted"].eqNullSafe(F.col("opted"))
+        & prev["address"].eqNullSafe(F.col("address"))
     )
-    c = consent.alias("c")
-    joined = lookups.alias("m").join(
-        c,
-        (F.col("m.key") == F.col("c.key"))
-        & (F.col("m.channel") == F.col("c.channel"))
-        & (F.col("c.time") <= F.col("m.send_at")),
-        "left",
-    )
-    # One aggregation per message, a column per channel (no shuffle per channel); a channel not
-    # looked up is null in the arrays. An ordering of null (another channel's row, or no ledger
-    # row) is ignored by max_by.
-    order = F.struct(F.col("c.time"), F.col("c.src"), F.col("c.seq"))
-    found = F.col("c.time").isNotNull()
-    parts = []
-    for name in CHANNEL_NAMES:
-        is_c = F.col("m.channel") == name
-        parts += [
-            F.max(is_c).alias(f"seen_{name}"),
-            F.max_by(
-                F.when(
-                    is_c,
-                    F.struct(F.col("c.opted").alias("opted"), F.col("c.address").alias("address")),
-                ),
-                F.when(is_c & found, order),
-            ).alias(f"last_{name}"),
-            F.max(F.when(is_c, F.col("c.opted") & F.col("c.address").isNotNull())).alias(
-                f"token_{name}"
-            ),
-        ]
-    per_message = joined.groupBy(
-        F.col("m.message_id").alias("message_id"),
-        *[F.col(f"m.{c}").alias(c) for c in carried],
-        F.col("m.cuid").alias("cuid"),
-    ).agg(*parts)
-
-    def identified(name: str) -> Column:
-        known = (
-            F.coalesce(F.col(f"token_{name}"), F.lit(False))
-            if name in PUSH
-            else F.col("cuid").isNotNull()
+    kept = (
+        listed.withColumn("restated", F.coalesce(restated, F.lit(False)))
+        .where(~F.col("restated"))
+        .select(
+            F.col("key").alias("person_key"),
+            "channel",
+            F.lit(None).cast("string").alias("device"),
+            "time",
+            "opted",
+            "address",
+            "src",
+            "seq",
         )
-        return F.when(F.col(f"seen_{name}"), known)
-
-    return per_message.select(
-        "message_id",
-        *carried,
-        F.array(*[identified(c) for c in CHANNEL_NAMES]).alias("identified"),
-        F.array(
-            *[
-                F.when(F.col(f"seen_{c}"), F.coalesce(F.col(f"last_{c}.opted"), F.lit(False)))
-                for c in CHANNEL_NAMES
-            ]
-        ).alias("consent"),
-        F.array(
-            *[F.when(F.col(f"last_{c}.opted"), F.col(f"last_{c}.address")) for c in CHANNEL_NAMES]
-        ).alias("address"),
     )
+    devices = (
+        messages.where(F.col("user_id").isNotNull())
+        .select(user_key(F.col("user_id")).alias("key"), "person_key")
+        .distinct()
+    )
+    pushed = (
+        consent.where(is_push)
+        .join(devices, "key")
+        .select(
+            "person_key", "channel", F.col("key").alias("device"), "time", "opted", "address",
+            "src", "seq",
+        )
+    )  # fmt: skip
+    return kept.unionByName(pushed)
+
+
+class LedgerRow(NamedTuple):
+    """One row of :func:`for_pass` as the pass holds it (``time`` in microseconds)."""
+
+    channel: str
+    device: str | None
+    time: int
+    opted: bool
+    address: str | None
+    src: int
+    seq: str
+
+
+def flags(
+    cuid: str | None,
+    user_id: str | None,
+    send_at: int,
+    channels: Iterable[str],
+    ledger: Sequence[LedgerRow],
+) -> tuple[list[bool | None], list[bool | None], list[str | None]]:
+    """``identified``, ``consent`` and ``address`` in CHANNEL_NAMES order for one message.
+
+    ``ledger`` holds the person's rows of :func:`for_pass`; ``channels`` are the channels to look
+    up (the message's content channels; the others stay None). E-mail and SMS need a cuid
+    (R-OPT-2); their address is the one of the winning opt-in (None when it had none: the
+    decision then falls back to the user feed's ``email`` / ``phone``). Push needs a token: an
+    opt-in of the device for that channel, with an address, at or before the send time. The
+    latest row at or before the send time wins (R-OPT-1); at one instant an event beats a list,
+    then the event id decides.
+    """
+    n = len(CHANNEL_NAMES)
+    identified: list[bool | None] = [None] * n
+    consent: list[bool | None] = [None] * n
+    address: list[str | None] = [None] * n
+    device = None if user_id is None else f"u:{user_id}"
+    for channel in channels:
+        i = CHANNEL_NAMES.index(channel)
+        push = channel in PUSH
+        key = device if push else (None if cuid is None else "")
+        last: LedgerRow | None = None
+        token = False
+        if key is not None:
+            for r in ledger:
+                if r.channel != channel or r.time > send_at or (push and r.device != key):
+                    continue
+                token = token or (r.opted and r.address is not None)
+                if last is None or (r.time, r.src, r.seq) > (last.time, last.src, last.seq):
+                    last = r
+        identified[i] = token if push else cuid is not None
+        consent[i] = bool(last and last.opted)
+        address[i] = last.address if last and last.opted else None
+    return identified, consent, address

@@ -9,10 +9,11 @@ eligibility) runs one sender batch per detection batch, with ``foreachBatch``. E
    the primary channel's quiet hours, R-QUIET-1) lies in ``[H, W)``: behind the watermark, step
    eligibility is final;
 2. settles what needs no other table in Spark columns (detection's verdict, paused campaigns,
-   the audience at send time R-TRIG-5, empty payloads), and looks up for the rest what holds at
-   their send time: active journeys of higher priority (R-PRIO-2), identifiers and consent
-   (R-OPT-1, R-OPT-2), and the person's sends in the cap window before ``H``;
-3. brings those lookups and the messages together in one shuffle by person and decides every
+   the audience at send time R-TRIG-5, empty payloads), and gathers for the rest: the messages
+   preempted by an active journey of higher priority (R-PRIO-2), the persons' consent ledger
+   rows (R-OPT-1, R-OPT-2), and the person's sends in the cap window before ``H``;
+3. brings those and the messages together in one shuffle by person, looks up each message's
+   identifiers and consent at its send time in the person's ledger rows, decides every
    person's messages in order (:mod:`reconnect.send.decide`: preemption, channel choice, caps,
    control groups) and renders the payloads;
 4. inserts the terminal messages into ``gold.messages`` (an insert-only MERGE on the message id:
@@ -302,7 +303,6 @@ def settle(
         cand.where(window)
         .withColumn("person_key", C.person_key(F.col("cuid"), F.col("user_id")))
         .withColumn("audience_ok", _audience(ctx))
-        .withColumn("channels", _content_channels(ctx))
         .withColumn("verdict", _early_verdict(ctx))
         # Materialized once as rows (read by the three lookups and twice below): a local
         # checkpoint stores Spark's row bytes, where persist() builds a compressed columnar
@@ -315,12 +315,11 @@ def settle(
         if base.isEmpty():
             return {}
         # Checks 1-3 (and paused campaigns) need no join. The rest, with what holds at their
-        # send time (preemption, identifiers and consent) and the person's earlier sends, meet
-        # as rows of one shuffle by person: the wide rows are shuffled once, never joined.
+        # send time (preemption, the consent ledger) and the person's earlier sends, meet as
+        # rows of one shuffle by person: the wide rows are shuffled once, never joined.
         rest = base.where(F.col("verdict").isNull())
         keys = rest.select(
-            "message_id", "person_key", "journey_id", "campaign_id", "send_at", "cuid", "user_id",
-            "channels",
+            "message_id", "person_key", "journey_id", "campaign_id", "send_at", "cuid", "user_id"
         )  # fmt: skip
         ledger = C.ledger(
             _table(spark, settings, BRONZE_SUBSCRIPTIONS),
@@ -332,7 +331,7 @@ def settle(
             ctx,
             rest,
             preempted=_preempted(spark, ctx, keys, h, w),
-            consent=C.at_send_time(keys, ledger),
+            ledger=C.for_pass(keys, ledger),
             history=_history(spark, ctx, keys, h),
         ).select(
             *[
@@ -385,38 +384,6 @@ def _verdict(state: str | Column, reason: str | Column) -> Column:
         return v if isinstance(v, Column) else F.lit(v)
 
     return F.struct(lit(state).alias("state"), lit(reason).alias("reason"))
-
-
-def _content_channels(ctx: SendContext) -> Column:
-    """The channels a message has content for, in the campaign's order (R-CHAN-1).
-
-    :meth:`CampaignRules.content` as a Column: a control step without templates has every
-    channel of its campaign, an unknown step none.
-    """
-    known: list[Column] = []
-    every: list[Column] = []
-    for cid, r in sorted(ctx.rules.items()):
-        for vid, step in sorted(r.templates):
-            for control in (False, True):
-                content = r.content(vid, step, control)
-                known += [
-                    F.lit(f"{cid}|{vid}|{step}|{int(control)}"),
-                    F.array(*[F.lit(c) for c in r.channels if c in content]),
-                ]
-        every += [F.lit(cid), F.array(*[F.lit(c) for c in r.channels])]
-    none = F.array().cast("array<string>")
-    if not known:
-        return none
-    key = F.concat_ws(
-        "|",
-        F.col("campaign_id"),
-        F.col("variation_id"),
-        F.col("step_number").cast("string"),
-        F.col("is_control").cast("int").cast("string"),
-    )
-    every_map = F.create_map(*every)
-    fallback = F.when(F.col("is_control"), F.try_element_at(every_map, F.col("campaign_id")))
-    return F.coalesce(F.try_element_at(F.create_map(*known), key), fallback, none)
 
 
 def _early_verdict(ctx: SendContext) -> Column:
@@ -557,7 +524,8 @@ _MESSAGE_INPUT = (
     "send_at", "deferred_from", "state", "reason", "decided_by", "payload", "user_attributes",
     "audience_ok",
 )  # fmt: skip
-_FLAGS = ("identified", "consent", "address")
+# A consent row (``l``) in the pass: the columns of consent.LedgerRow, in its order.
+_LEDGER = ("channel", "l_device", "send_at", "l_opted", "l_address", "l_src", "l_seq")
 _AS_JSON = ("payload", "user_attributes")
 _EXACT = json.JSONDecoder(parse_float=Decimal)  # prices stay Decimals, as Arrow gave them
 
@@ -566,14 +534,14 @@ def _decide(
     ctx: SendContext,
     messages: DataFrame,
     preempted: DataFrame,
-    consent: DataFrame,
+    ledger: DataFrame,
     history: DataFrame,
 ) -> DataFrame:
     """Run the per-person pass (mapInArrow over persons, sorted within each).
 
     Four kinds of rows meet in one shuffle by person: ``m`` the messages, ``p`` a preempted
-    message's id, ``c`` a message's identifiers, consent and addresses per channel, ``h`` an
-    earlier send in the cap window.
+    message's id, ``l`` a row of the person's consent ledger (:func:`consent.for_pass`; its time
+    in ``send_at``), ``h`` an earlier send in the cap window.
     """
     as_input = {c: F.unix_micros(F.col(c)).alias(c) for c in _TS_FIELDS}
     # The nested columns cross to Python as JSON text: Spark's Arrow writer is slow on nested
@@ -582,16 +550,19 @@ def _decide(
     m = messages.select(
         F.lit("m").alias("kind"),
         *[as_input.get(c, F.col(c)) for c in _MESSAGE_INPUT],
-        *[_unused(T.ArrayType(T.BooleanType())).alias(c) for c in _FLAGS[:2]],
-        _unused(T.ArrayType(T.StringType())).alias("address"),
         F.lit(None).cast("string").alias("channel"),
+        F.lit(None).cast("string").alias("l_device"),
+        F.lit(None).cast("boolean").alias("l_opted"),
+        F.lit(None).cast("string").alias("l_address"),
+        F.lit(None).cast("int").alias("l_src"),
+        F.lit(None).cast("string").alias("l_seq"),
     )
 
     def rows(kind: str, df: DataFrame, given: dict[str, Column]) -> DataFrame:
         return df.select(
             F.lit(kind).alias("kind"),
             *[
-                (given[f.name] if f.name in given else _unused(f.dataType)).alias(f.name)
+                (given[f.name] if f.name in given else F.lit(None).cast(f.dataType)).alias(f.name)
                 for f in m.schema.fields[1:]
             ],
         )
@@ -600,7 +571,16 @@ def _decide(
     parts = [
         m,
         rows("p", preempted, {"message_id": col("message_id"), "person_key": col("person_key")}),
-        rows("c", consent, {c: col(c) for c in ("message_id", "person_key", *_FLAGS)}),
+        rows(
+            "l",
+            ledger,
+            {
+                "person_key": col("person_key"),
+                "channel": col("channel"),
+                "send_at": F.unix_micros(col("time")),
+                **{f"l_{c}": col(c) for c in ("device", "opted", "address", "src", "seq")},
+            },
+        ),
         rows(
             "h",
             history,
@@ -623,17 +603,6 @@ def _decide(
     return every.mapInArrow(run, PASS_SCHEMA)
 
 
-def _unused(t: T.DataType) -> Column:
-    """A value for a column a kind of row does not use: null, but an empty array.
-
-    Spark hands rows to Python as Arrow, and its Arrow writer is slow on null arrays: three
-    null array columns on the bench's 660k open messages added ~12 s on two cores, empty ones
-    ~2 s at most (docs/benchmarks.md, 2026-12-02). The pass never reads them (a message's flags
-    come from its ``c`` row).
-    """
-    return F.array().cast(t) if isinstance(t, T.ArrayType) else F.lit(None).cast(t)
-
-
 def pass_partition(
     batches: Iterable[pa.RecordBatch],
     rules: dict[str, CampaignRules],
@@ -641,40 +610,46 @@ def pass_partition(
 ) -> Iterator[pa.RecordBatch]:
     """Decide the persons of one partition (rows of :func:`_decide`, sorted by person).
 
-    The messages are those of active campaigns that :func:`_early_verdict` left open; a
-    message without a ``c`` row has no channel to look up (every channel unknown).
+    The messages are those of active campaigns that :func:`_early_verdict` left open. Each
+    gets its identifiers, consent and addresses from the person's ledger rows, for the channels
+    it has content for (R-CHAN-1); a message with none has no channel to look up (every channel
+    unknown, ``NO_IDENTIFIER``).
     """
     schema = pa.schema([pa.field(f.name, _arrow_type(f.dataType)) for f in PASS_SCHEMA.fields])
-    unknown = [None] * len(CHANNEL_NAMES)
     out: list[dict[str, Any]] = []
     person: str | None = None
     history: list[dict[str, Any]] = []
     pending: list[dict[str, Any]] = []
     preempted: set[str] = set()
-    reach: dict[str, tuple[Any, ...]] = {}
-    flags: tuple[int, ...] = ()
+    ledger: list[C.LedgerRow] = []
 
     def flush() -> None:
         if person is None:
             return
         for p in pending:
-            found = reach.get(p["message_id"])
-            for f, i in zip(_FLAGS, flags, strict=True):
-                p[f] = found[i] if found else unknown
+            r = rules[p["campaign_id"]]
+            content = r.content(p["variation_id"], p["step_number"], p["is_control"])
+            p["identified"], p["consent"], p["address"] = C.flags(
+                p["cuid"],
+                p["user_id"],
+                p["send_at"],
+                [c for c in r.channels if c in content],
+                ledger,
+            )
             p["preempted"] = p["message_id"] in preempted
         for m, d in decide_person(history, pending, rules, sender):
             out.append(_message_row(m, d, rules[m["campaign_id"]]))
 
     for batch in batches:
-        # Column by column, and a dict only for the rows that need one: a c row (half of the
-        # rows) is kept as its tuple of values.
+        # Column by column, and a dict only for the rows that need one: a ledger row is kept as
+        # a small tuple.
         names = batch.schema.names
         at_kind, at_person, at_id = (names.index(n) for n in ("kind", "person_key", "message_id"))
-        flags = tuple(names.index(f) for f in _FLAGS)
+        at_ledger = tuple(names.index(n) for n in _LEDGER)
         for values in zip(*(c.to_pylist() for c in batch.columns), strict=True):
             if values[at_person] != person:
                 flush()
-                person, history, pending, preempted, reach = values[at_person], [], [], set(), {}
+                person, history, pending, preempted, ledger = values[at_person], [], [], set(), []
             kind = values[at_kind]
             if kind == "m":
                 row = dict(zip(names, values, strict=True))
@@ -683,8 +658,8 @@ def pass_partition(
                 text = row["user_attributes"]
                 row["user_attributes"] = json.loads(text) if text else {}
                 pending.append(row)
-            elif kind == "c":
-                reach[values[at_id]] = values
+            elif kind == "l":
+                ledger.append(C.LedgerRow(*(values[i] for i in at_ledger)))
             elif kind == "p":
                 preempted.add(values[at_id])
             else:

@@ -1,0 +1,66 @@
+"""The consent rows the per-person pass receives (reconnect.send.consent.for_pass).
+
+R-OPT-1: a subscriber list restates every listed cuid at each sync; a restatement that changes
+nothing is dropped, but a list row after an opt event is kept, because it overrides the event.
+R-OPT-2: push rows are keyed by device and reach every person the device's messages count for.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pyspark.sql import SparkSession
+
+from reconnect.send.consent import for_pass
+
+LEDGER = (
+    "channel string, key string, time timestamp, opted boolean, address string, src int, seq string"
+)
+
+
+def t(day: int) -> datetime:
+    return datetime(2026, 3, day)
+
+
+def test_r_opt_1_restated_list_rows_are_dropped_unless_an_event_came_between(spark: SparkSession):
+    messages = spark.createDataFrame(
+        [("c:A", "A", "d1"), ("c:A", "A", "d1"), ("c:B", "B", "d1"), ("u:d3", None, "d3")],
+        "person_key string, cuid string, user_id string",
+    )
+    ledger = spark.createDataFrame(
+        [
+            ("email", "c:A", t(1), True, "a@x.io", 0, ""),  # kept: the first row
+            ("email", "c:A", t(2), True, "a@x.io", 0, ""),  # restated: dropped
+            ("email", "c:A", t(3), True, "a2@x.io", 0, ""),  # a new address: kept
+            ("email", "c:A", t(4), False, None, 1, "e1"),  # an opt-out event: kept
+            ("email", "c:A", t(5), True, "a2@x.io", 0, ""),  # the list overrides it: kept
+            ("email", "c:A", t(6), True, "a2@x.io", 0, ""),  # restated: dropped
+            ("email", "c:A", t(7), False, None, 0, ""),  # missing from the list: kept
+            ("email", "c:A", t(8), False, None, 0, ""),  # still opted out: dropped
+            ("sms", "c:A", t(2), True, "+4915112345678", 0, ""),  # another channel: kept
+            ("sms", "c:A", t(3), True, "+4915112345678", 0, ""),  # restated: dropped
+            ("email", "c:B", t(2), True, "b@x.io", 0, ""),  # kept
+            ("email", "c:Z", t(2), True, "z@x.io", 0, ""),  # nobody in the batch: left out
+            ("email", "u:d3", t(2), True, "d@x.io", 0, ""),  # not a cuid key: left out
+            ("web_push", "u:d1", t(2), True, "tok-1", 1, "e2"),  # to c:A and c:B
+            ("app_push", "u:d3", t(3), True, "tok-3", 1, "e3"),  # to u:d3
+            ("web_push", "u:d9", t(2), True, "tok-9", 1, "e4"),  # no message of d9: left out
+        ],
+        LEDGER,
+    )
+    got = {
+        (r["person_key"], r["channel"], r["device"], r["time"].day, r["opted"], r["address"])
+        for r in for_pass(messages, ledger).collect()
+    }
+    assert got == {
+        ("c:A", "email", None, 1, True, "a@x.io"),
+        ("c:A", "email", None, 3, True, "a2@x.io"),
+        ("c:A", "email", None, 4, False, None),
+        ("c:A", "email", None, 5, True, "a2@x.io"),
+        ("c:A", "email", None, 7, False, None),
+        ("c:A", "sms", None, 2, True, "+4915112345678"),
+        ("c:B", "email", None, 2, True, "b@x.io"),
+        ("c:A", "web_push", "u:d1", 2, True, "tok-1"),
+        ("c:B", "web_push", "u:d1", 2, True, "tok-1"),
+        ("u:d3", "app_push", "u:d3", 3, True, "tok-3"),
+    }
