@@ -4,9 +4,10 @@ Set-up (not timed): a synthetic lake of N due messages written directly with Spa
 run: ``gold.step_eligibility`` (about N/5 persons, the demo campaigns of ``conf/campaigns`` with
 their real ids, types, first variation and first step; ~90 % PENDING, ~7 % CANCELLED, ~3 %
 SUPERSEDED; one or two products on product campaigns), one ``silver.journeys`` row per message,
-one e-mail and one SMS subscriber list sync (``bronze.subscriptions``), a few e-mail
-``opt_out`` events (``bronze.events``) and one ``silver.detect_progress`` row whose watermark
-(2026-04-01) is behind every message. Deterministic: every value is a hash of the row number.
+one e-mail and one SMS subscriber list (``bronze.subscriptions``; one sync, or ``--list-syncs``
+daily ones), a few e-mail ``opt_out`` events (``bronze.events``) and one
+``silver.detect_progress`` row whose watermark (2026-04-01) is behind every message.
+Deterministic: every value is a hash of the row number.
 
 Floor: read the due messages (step eligibility behind the watermark) and write them unchanged to
 a new Delta folder. Measured: ``run_send`` into empty sending tables (one micro-batch: settle
@@ -220,12 +221,31 @@ def journeys(eligibility: DataFrame) -> DataFrame:
     return conform(df, JOURNEYS)
 
 
-def subscriptions(spark: SparkSession, persons: int) -> DataFrame:
-    """One e-mail list (70 % of the cuids) and one SMS list (20 %), both synced on 02-28."""
-    base = spark.range(persons).where(has_cuid("id"))
+def subscriptions(spark: SparkSession, persons: int, syncs: int = 1) -> DataFrame:
+    """An e-mail list (70 % of the cuids) and an SMS list (20 %), synced ``syncs`` days from 02-28.
+
+    Each daily sync restates the list (DATA.md); after the first, ~2 % of its cuids are missing
+    from a given day's sync (an opt-out at that sync, an opt-in again at the next one that lists
+    them). With one sync (the default) the lake is the one of the recorded runs.
+    """
+    days = spark.range(syncs).withColumnRenamed("id", "day")
+    base = (
+        spark.range(persons)
+        .where(has_cuid("id"))
+        .crossJoin(days)
+        .where(
+            (F.col("day") == 0) | (uniform(F.concat_ws("/", "id", "day"), "list-churn", 100) >= 2)
+        )
+    )
     cuid = F.concat(F.lit("c"), F.col("id").cast("string"))
+
+    def source(channel: str) -> Column:
+        first = F.lit(f"bench/subscriptions-{channel}.csv")
+        later = F.format_string(f"bench/subscriptions-{channel}-%d.csv", F.col("day"))
+        return F.when(F.col("day") == 0, first).otherwise(later).alias("source_file")
+
     common = [
-        F.timestamp_seconds(F.lit(epoch(LIST_SYNC))).alias("sync_time"),
+        F.timestamp_seconds(F.lit(epoch(LIST_SYNC)) + F.col("day") * 86400).alias("sync_time"),
         cuid.alias("cuid"),
         F.col("id").alias("source_line"),
     ]
@@ -233,14 +253,14 @@ def subscriptions(spark: SparkSession, persons: int) -> DataFrame:
         *common,
         F.lit("email").alias("channel"),
         F.concat(cuid, F.lit("@example.com")).alias("address"),
-        F.lit("bench/subscriptions-email.csv").alias("source_file"),
+        source("email"),
     )
     digits = F.lpad(uniform("id", "phone", 10_000_000).cast("string"), 7, "0")
     sms = base.where(uniform("id", "sms", 100) < 20).select(
         *common,
         F.lit("sms").alias("channel"),
         F.concat(F.lit("+4915"), digits).alias("address"),
-        F.lit("bench/subscriptions-sms.csv").alias("source_file"),
+        source("sms"),
     )
     return conform(email.unionByName(sms), SUBSCRIPTIONS)
 
@@ -267,7 +287,11 @@ def opt_outs(spark: SparkSession, persons: int) -> DataFrame:
 
 
 def build_lake(
-    spark: SparkSession, settings: Settings, messages: int, campaigns: list[Campaign]
+    spark: SparkSession,
+    settings: Settings,
+    messages: int,
+    campaigns: list[Campaign],
+    list_syncs: int = 1,
 ) -> int:
     """Write the synthetic tables (after the DDL); returns the number of persons."""
     persons = max(1, messages // 5)
@@ -278,7 +302,7 @@ def build_lake(
     tables: list[tuple[TableSpec, DataFrame]] = [
         (GOLD_STEP_ELIGIBILITY, eligibility),
         (SILVER_JOURNEYS, journeys(eligibility)),
-        (BRONZE_SUBSCRIPTIONS, subscriptions(spark, persons)),
+        (BRONZE_SUBSCRIPTIONS, subscriptions(spark, persons, list_syncs)),
         (BRONZE_EVENTS, opt_outs(spark, persons)),
     ]
     for spec, df in tables:
@@ -477,6 +501,9 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="append the markdown row (header if new)")
     parser.add_argument("--shuffle-partitions", type=int, default=4)
     parser.add_argument("--driver-memory", default="6g")
+    parser.add_argument(
+        "--list-syncs", type=int, default=1, help="daily subscriber-list syncs (default 1)"
+    )
     args = parser.parse_args()
 
     root = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bench-send-"))
@@ -495,7 +522,7 @@ def main() -> None:
         t = time.monotonic()
         spark = build_spark_session(settings)
         print(f"set-up: Spark session {time.monotonic() - t:.1f}s", flush=True)
-        persons = build_lake(spark, settings, args.messages, campaigns)
+        persons = build_lake(spark, settings, args.messages, campaigns, args.list_syncs)
         eligibility = spark.read.format("delta").load(GOLD_STEP_ELIGIBILITY.location(settings))
         due = eligibility.where(behind_watermark()).count()
         states = {
