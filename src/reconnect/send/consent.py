@@ -237,12 +237,13 @@ def flags(
     for channel in channels:
         i = CHANNEL_NAMES.index(channel)
         push = channel in PUSH
-        key = device if push else (None if cuid is None else "")
+        # Push rows are the device's; e-mail and SMS rows are the cuid's (the person's own).
+        keyed = device is not None if push else cuid is not None
         last: LedgerRow | None = None
         token = False
-        if key is not None:
+        if keyed:
             for r in ledger:
-                if r.channel != channel or r.time > send_at or (push and r.device != key):
+                if r.channel != channel or r.time > send_at or (push and r.device != device):
                     continue
                 token = token or (r.opted and r.address is not None)
                 if last is None or (r.time, r.src, r.seq) > (last.time, last.src, last.seq):
