@@ -1,4 +1,4 @@
-"""The consent rows the per-person pass receives (reconnect.send.consent.for_pass).
+"""The consent rows the per-person pass receives (reconnect.send.consent.ledger, for_pass).
 
 R-OPT-1: a subscriber list restates every listed cuid at each sync; a restatement that changes
 nothing is dropped, but a list row after an opt event is kept, because it overrides the event.
@@ -7,11 +7,11 @@ R-OPT-2: push rows are keyed by device and reach every person the device's messa
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pyspark.sql import SparkSession
 
-from reconnect.send.consent import for_pass
+from reconnect.send.consent import for_pass, ledger
 
 LEDGER = (
     "channel string, key string, time timestamp, opted boolean, address string, src int, seq string"
@@ -64,3 +64,51 @@ def test_r_opt_1_restated_list_rows_are_dropped_unless_an_event_came_between(spa
         ("c:B", "web_push", "u:d1", 2, True, "tok-1"),
         ("u:d3", "app_push", "u:d3", 3, True, "tok-3"),
     }
+
+
+def test_r_opt_1_list_rows_are_the_changes_between_a_channels_syncs(spark: SparkSession):
+    def listed(channel: str, cuid: str, days: list[int], address: dict[int, str] | None = None):
+        return [(t(d), channel, cuid, (address or {}).get(d, f"{cuid}@x.io")) for d in days]
+
+    subscriptions = spark.createDataFrame(
+        listed("email", "A", [1, 2, 3, 4, 5], {4: "a2@x.io", 5: "a2@x.io"})
+        + listed("email", "B", [1, 3, 4, 5])  # missing from the 2nd sync
+        + listed("email", "C", [1, 2, 3, 4])  # missing from the 5th
+        + listed("email", "D", [1, 2, 3, 4, 5])  # has an opt-out event
+        + listed("email", "E", [5])
+        + listed("email", "G", [6])  # a sync at `until`: not yet
+        + listed("sms", "F", [2, 4]),  # the SMS list syncs on days 2 and 4 only
+        "sync_time timestamp, channel string, cuid string, address string",
+    )
+    events = spark.createDataFrame(
+        [("e1", t(2) + timedelta(hours=12), "uD", "D", "opt_out", "email", None)],
+        "event_id string, event_time timestamp, user_id string, cuid string, event_type string, "
+        "channel string, address string",
+    )
+    late = spark.createDataFrame([], "event_id string")
+    rows = ledger(subscriptions, events, late, t(6))
+    got = {
+        (r["channel"], r["key"], r["time"].day, r["opted"], r["address"], r["src"])
+        for r in rows.collect()
+    }
+    assert rows.count() == len(got)
+    assert got == {
+        ("email", "c:A", 1, True, "A@x.io", 0),
+        ("email", "c:A", 4, True, "a2@x.io", 0),  # a new address
+        ("email", "c:B", 1, True, "B@x.io", 0),
+        ("email", "c:B", 2, False, None, 0),  # the sync that misses B opts it out
+        ("email", "c:B", 3, True, "B@x.io", 0),  # listed again
+        ("email", "c:C", 1, True, "C@x.io", 0),
+        ("email", "c:C", 5, False, None, 0),
+        # D has an opt event: every list row stays, for_pass keeps the ones after an event.
+        *{("email", "c:D", d, True, "D@x.io", 0) for d in (1, 2, 3, 4, 5)},
+        ("email", "c:D", 2, False, None, 1),
+        ("email", "c:E", 5, True, "E@x.io", 0),
+        ("sms", "c:F", 2, True, "F@x.io", 0),  # day 4 restates the channel's previous sync
+    }
+    messages = spark.createDataFrame(
+        [("c:D", "D", "uD")], "person_key string, cuid string, user_id string"
+    )
+    kept = {(r["time"].day, r["opted"], r["src"]) for r in for_pass(messages, rows).collect()}
+    # The list of day 3 overrides the opt-out of day 2 (R-OPT-1); days 2, 4 and 5 restate.
+    assert kept == {(1, True, 0), (2, False, 1), (3, True, 0)}

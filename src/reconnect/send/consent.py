@@ -7,8 +7,10 @@ The consent ledger has one row per change of a person's consent for a channel:
 
 - subscriber lists (email, SMS; DATA.md): a cuid in a list is opted in from that sync on, with
   the list's address; a cuid missing from the channel's next list is opted out from that sync on.
-  Every list restates consent at its sync time (DATA.md), so each listed cuid is a row per sync:
-  an opt-out event is overridden by a later list that still holds the cuid;
+  Every list restates consent at its sync time (DATA.md): an opt-out event is overridden by a
+  later list that still holds the cuid. A restatement changes nothing otherwise, so only the
+  cuids with an opt event keep a row per sync; the others get a row where their list entry
+  changed from the channel's previous sync;
 - ``opt_in`` / ``opt_out`` events: e-mail and SMS ones apply to the cuid the user is linked to at
   the event (the event's own cuid, else the latest cuid the user's events carried before it);
   push ones apply to the device (``user_id``) and carry the push token as ``address``.
@@ -48,38 +50,72 @@ def person_key(cuid: Column, user_id: Column) -> Column:
     return F.when(cuid.isNotNull(), cuid_key(cuid)).otherwise(user_key(user_id))
 
 
-def _list_rows(subscriptions: DataFrame, until: datetime) -> DataFrame:
-    """Opt-ins at each list sync and opt-outs at the sync that first misses a cuid."""
+def _list_rows(subscriptions: DataFrame, until: datetime, events: DataFrame) -> DataFrame:
+    """The list rows that can matter: each sync's changes against the channel's previous sync.
+
+    A cuid's row of a sync is an opt-in when the channel's previous sync did not list it (or
+    listed it with another address); a cuid missing from a sync after one that listed it is an
+    opt-out at that sync. The rows that restate the previous sync are left out, except for the
+    cuids that have an opt event on the channel (``events``, :func:`_event_rows`): a restating
+    list row after an event overrides it (R-OPT-1), so those cuids keep every list row and
+    :func:`for_pass` drops the ones that follow no event. One window over the lists, by
+    channel and cuid, in the order of the channel's syncs; bronze holds one row per cuid per
+    sync (ingest keeps the first copy of a key within a sync).
+    """
     subs = subscriptions.where(F.col("sync_time") < F.lit(until))
-    syncs = subs.select("channel", "sync_time").distinct()
-    following = syncs.withColumn(
-        "next_sync", F.lead("sync_time").over(Window.partitionBy("channel").orderBy("sync_time"))
+    in_channel = Window.partitionBy("channel").orderBy("sync_time")
+    syncs = (
+        subs.select("channel", "sync_time")
+        .distinct()
+        .select(
+            "channel",
+            "sync_time",
+            F.row_number().over(in_channel).alias("i"),
+            F.lead("sync_time").over(in_channel).alias("next_sync"),
+        )
     )
-    present = subs.join(F.broadcast(following), ["channel", "sync_time"])
-    ins = present.select(
+    with_events = (
+        events.where(~F.col("channel").isin(*PUSH))
+        .select("channel", F.col("key").alias("cuid_key"), F.lit(True).alias("has_event"))
+        .distinct()
+    )
+    rows = (
+        subs.join(F.broadcast(syncs), ["channel", "sync_time"])
+        .withColumn("cuid_key", cuid_key(F.col("cuid")))
+        .join(with_events, ["channel", "cuid_key"], "left")
+    )
+    by_cuid = Window.partitionBy("channel", "cuid").orderBy("i")
+    rows = rows.select(
+        "*",
+        F.lag("i").over(by_cuid).alias("prev_i"),
+        F.lag("address").over(by_cuid).alias("prev_address"),
+        F.lead("i").over(by_cuid).alias("next_i"),
+    )
+    new = (
+        F.col("prev_i").isNull()
+        | (F.col("prev_i") != F.col("i") - 1)
+        | ~F.col("prev_address").eqNullSafe(F.col("address"))
+    )
+    ins = rows.where(new | F.col("has_event").isNotNull()).select(
         "channel",
-        cuid_key(F.col("cuid")).alias("key"),
+        F.col("cuid_key").alias("key"),
         F.col("sync_time").alias("time"),
         F.lit(True).alias("opted"),
         "address",
         F.lit(0).alias("src"),
         F.lit("").alias("seq"),
     )
-    later = subs.select(
-        "channel", "cuid", F.col("sync_time").alias("next_sync"), F.lit(True).alias("kept")
-    )
-    gone = (
-        present.where(F.col("next_sync").isNotNull())
-        .join(later, ["channel", "cuid", "next_sync"], "left_anti")
-        .select(
-            "channel",
-            cuid_key(F.col("cuid")).alias("key"),
-            F.col("next_sync").alias("time"),
-            F.lit(False).alias("opted"),
-            F.lit(None).cast("string").alias("address"),
-            F.lit(0).alias("src"),
-            F.lit("").alias("seq"),
-        )
+    gone = rows.where(
+        F.col("next_sync").isNotNull()
+        & (F.col("next_i").isNull() | (F.col("next_i") != F.col("i") + 1))
+    ).select(
+        "channel",
+        F.col("cuid_key").alias("key"),
+        F.col("next_sync").alias("time"),
+        F.lit(False).alias("opted"),
+        F.lit(None).cast("string").alias("address"),
+        F.lit(0).alias("src"),
+        F.lit("").alias("seq"),
     )
     return ins.unionByName(gone)
 
@@ -134,8 +170,13 @@ def _event_rows(events: DataFrame, late: DataFrame, until: datetime) -> DataFram
 def ledger(
     subscriptions: DataFrame, events: DataFrame, late: DataFrame, until: datetime
 ) -> DataFrame:
-    """``(channel, key, time, opted, address, src, seq)``: every consent change before ``until``."""
-    return _list_rows(subscriptions, until).unionByName(_event_rows(events, late, until))
+    """``(channel, key, time, opted, address, src, seq)``: the consent rows before ``until``.
+
+    Every opt event, and the list rows that can decide a lookup (:func:`_list_rows`): what
+    changed from one sync to the next, plus every list row of the cuids with an opt event.
+    """
+    opts = _event_rows(events, late, until)
+    return _list_rows(subscriptions, until, opts).unionByName(opts)
 
 
 def for_pass(messages: DataFrame, consent: DataFrame) -> DataFrame:
