@@ -50,17 +50,12 @@ def person_key(cuid: Column, user_id: Column) -> Column:
     return F.when(cuid.isNotNull(), cuid_key(cuid)).otherwise(user_key(user_id))
 
 
-def _list_rows(subscriptions: DataFrame, until: datetime, events: DataFrame) -> DataFrame:
-    """The list rows that can matter: each sync's changes against the channel's previous sync.
+def _list_rows(subscriptions: DataFrame, until: datetime) -> DataFrame:
+    """Every list row before ``until``, with the sync's index in its channel and the next sync.
 
-    A cuid's row of a sync is an opt-in when the channel's previous sync did not list it (or
-    listed it with another address); a cuid missing from a sync after one that listed it is an
-    opt-out at that sync. The rows that restate the previous sync are left out, except for the
-    cuids that have an opt event on the channel (``events``, :func:`_event_rows`): a restating
-    list row after an event overrides it (R-OPT-1), so those cuids keep every list row and
-    :func:`for_pass` drops the ones that follow no event. One window over the lists, by
-    channel and cuid, in the order of the channel's syncs; bronze holds one row per cuid per
-    sync (ingest keeps the first copy of a key within a sync).
+    ``(channel, key, time, opted, address, src, seq, i, next_sync)``: ``i`` numbers the
+    channel's syncs in time order, ``next_sync`` is the channel's sync after this one (null for
+    the last one before ``until``).
     """
     subs = subscriptions.where(F.col("sync_time") < F.lit(until))
     in_channel = Window.partitionBy("channel").orderBy("sync_time")
@@ -74,50 +69,17 @@ def _list_rows(subscriptions: DataFrame, until: datetime, events: DataFrame) -> 
             F.lead("sync_time").over(in_channel).alias("next_sync"),
         )
     )
-    with_events = (
-        events.where(~F.col("channel").isin(*PUSH))
-        .select("channel", F.col("key").alias("cuid_key"), F.lit(True).alias("has_event"))
-        .distinct()
-    )
-    rows = (
-        subs.join(F.broadcast(syncs), ["channel", "sync_time"])
-        .withColumn("cuid_key", cuid_key(F.col("cuid")))
-        .join(with_events, ["channel", "cuid_key"], "left")
-    )
-    by_cuid = Window.partitionBy("channel", "cuid").orderBy("i")
-    rows = rows.select(
-        "*",
-        F.lag("i").over(by_cuid).alias("prev_i"),
-        F.lag("address").over(by_cuid).alias("prev_address"),
-        F.lead("i").over(by_cuid).alias("next_i"),
-    )
-    new = (
-        F.col("prev_i").isNull()
-        | (F.col("prev_i") != F.col("i") - 1)
-        | ~F.col("prev_address").eqNullSafe(F.col("address"))
-    )
-    ins = rows.where(new | F.col("has_event").isNotNull()).select(
+    return subs.join(F.broadcast(syncs), ["channel", "sync_time"]).select(
         "channel",
-        F.col("cuid_key").alias("key"),
+        cuid_key(F.col("cuid")).alias("key"),
         F.col("sync_time").alias("time"),
         F.lit(True).alias("opted"),
         "address",
         F.lit(0).alias("src"),
         F.lit("").alias("seq"),
+        "i",
+        "next_sync",
     )
-    gone = rows.where(
-        F.col("next_sync").isNotNull()
-        & (F.col("next_i").isNull() | (F.col("next_i") != F.col("i") + 1))
-    ).select(
-        "channel",
-        F.col("cuid_key").alias("key"),
-        F.col("next_sync").alias("time"),
-        F.lit(False).alias("opted"),
-        F.lit(None).cast("string").alias("address"),
-        F.lit(0).alias("src"),
-        F.lit("").alias("seq"),
-    )
-    return ins.unionByName(gone)
 
 
 def _event_rows(events: DataFrame, late: DataFrame, until: datetime) -> DataFrame:
@@ -172,11 +134,69 @@ def ledger(
 ) -> DataFrame:
     """``(channel, key, time, opted, address, src, seq)``: the consent rows before ``until``.
 
-    Every opt event, and the list rows that can decide a lookup (:func:`_list_rows`): what
-    changed from one sync to the next, plus every list row of the cuids with an opt event.
+    Every opt event (:func:`_event_rows`), and the list rows that can decide a lookup: each
+    sync's changes against the channel's previous sync. A cuid's row of a sync is an opt-in
+    when the channel's previous sync did not list it (or listed it with another address); a
+    cuid missing from a sync after one that listed it is an opt-out at that sync. The rows that
+    restate the previous sync are left out, except for the cuids that have an opt event on the
+    channel: a restating list row after an event overrides it (R-OPT-1), so those cuids keep
+    every list row and :func:`for_pass` drops the ones that follow no event.
+
+    One window over the list and event rows together, by channel and key, list rows first in
+    the order of the channel's syncs; each row gives zero to two ledger rows (its own, and an
+    opt-out at the next sync), so the lists are read and shuffled once and the opt events
+    resolved once. Bronze holds one row per cuid per sync (ingest keeps the first copy of a key
+    within a sync).
     """
-    opts = _event_rows(events, late, until)
-    return _list_rows(subscriptions, until, opts).unionByName(opts)
+    rows = _list_rows(subscriptions, until).unionByName(
+        _event_rows(events, late, until), allowMissingColumns=True
+    )
+    by_sync = Window.partitionBy("channel", "key").orderBy("src", "i")
+    whole = by_sync.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+    rows = rows.select(
+        "*",
+        F.lag("i").over(by_sync).alias("prev_i"),
+        F.lag("address").over(by_sync).alias("prev_address"),
+        F.lead("src").over(by_sync).alias("next_src"),
+        F.lead("i").over(by_sync).alias("next_i"),
+        (F.max("src").over(whole) == 1).alias("has_event"),
+    )
+    listed = F.col("src") == 0
+    keep = (
+        ~listed
+        | F.col("prev_i").isNull()
+        | (F.col("prev_i") != F.col("i") - 1)
+        | ~F.col("prev_address").eqNullSafe(F.col("address"))
+        | F.col("has_event")
+    )
+    gone = (
+        listed
+        & F.col("next_sync").isNotNull()
+        & (
+            F.col("next_i").isNull()
+            | (F.col("next_src") != 0)
+            | (F.col("next_i") != F.col("i") + 1)
+        )
+    )
+    own = F.struct("channel", "key", "time", "opted", "address", "src", "seq")
+    opt_out = F.struct(
+        "channel",
+        "key",
+        F.col("next_sync").alias("time"),
+        F.lit(False).alias("opted"),
+        F.lit(None).cast("string").alias("address"),
+        F.lit(0).alias("src"),
+        F.lit("").alias("seq"),
+    )
+    # explode, not inline over a filtered array: the higher-order filter and inline made this
+    # step twice as slow on 4.2M list rows (docs/benchmarks.md, 2026-12-03).
+    out = F.array(F.when(keep, own), F.when(gone, opt_out))
+    return (
+        rows.where(keep | gone)
+        .select(F.explode(out).alias("row"))
+        .where(F.col("row").isNotNull())
+        .select("row.*")
+    )
 
 
 def for_pass(messages: DataFrame, consent: DataFrame) -> DataFrame:
