@@ -76,12 +76,18 @@ def test_r_opt_1_list_rows_are_the_changes_between_a_channels_syncs(spark: Spark
         + listed("email", "C", [1, 2, 3, 4])  # missing from the 5th
         + listed("email", "D", [1, 2, 3, 4, 5])  # has an opt-out event
         + listed("email", "E", [5])
+        + listed("email", "H", [1, 2, 3])  # has an opt-in event, missing from the 4th and 5th
         + listed("email", "G", [6])  # a sync at `until`: not yet
         + listed("sms", "F", [2, 4]),  # the SMS list syncs on days 2 and 4 only
         "sync_time timestamp, channel string, cuid string, address string",
     )
     events = spark.createDataFrame(
-        [("e1", t(2) + timedelta(hours=12), "uD", "D", "opt_out", "email", None)],
+        [
+            ("e1", t(2) + timedelta(hours=12), "uD", "D", "opt_out", "email", None),
+            ("e2", t(1) + timedelta(hours=12), "uH", "H", "opt_in", "email", "h@y.io"),
+            ("e3", t(3), "uI", "I", "opt_in", "email", "i@y.io"),  # on no list
+            ("e4", t(3), "uI", None, "opt_in", "web_push", "tok-I"),
+        ],
         "event_id string, event_time timestamp, user_id string, cuid string, event_type string, "
         "channel string, address string",
     )
@@ -105,6 +111,13 @@ def test_r_opt_1_list_rows_are_the_changes_between_a_channels_syncs(spark: Spark
         *{("email", "c:D", d, True, "D@x.io", 0) for d in (1, 2, 3, 4, 5)},
         ("email", "c:D", 2, False, None, 1),
         ("email", "c:E", 5, True, "E@x.io", 0),
+        # H's event comes after its list rows in the ledger's window: the 4th sync still opts
+        # it out.
+        *{("email", "c:H", d, True, "H@x.io", 0) for d in (1, 2, 3)},
+        ("email", "c:H", 1, True, "h@y.io", 1),
+        ("email", "c:H", 4, False, None, 0),
+        ("email", "c:I", 3, True, "i@y.io", 1),
+        ("web_push", "u:uI", 3, True, "tok-I", 1),
         ("sms", "c:F", 2, True, "F@x.io", 0),  # day 4 restates the channel's previous sync
     }
     messages = spark.createDataFrame(
