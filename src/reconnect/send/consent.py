@@ -188,8 +188,9 @@ def ledger(
         F.lit(0).alias("src"),
         F.lit("").alias("seq"),
     )
-    # explode, not inline over a filtered array: the higher-order filter and inline made this
-    # step twice as slow on 4.2M list rows (docs/benchmarks.md, 2026-12-03).
+    # A two-element array, exploded, the nulls dropped. A first version (inline over the array
+    # passed through a higher-order filter, lag/lead of structs, a window of its own for the max)
+    # took twice as long on 4.2M list rows (docs/benchmarks.md, 2026-12-03).
     out = F.array(F.when(keep, own), F.when(gone, opt_out))
     return (
         rows.where(keep | gone)
