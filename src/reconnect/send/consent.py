@@ -178,9 +178,8 @@ def ledger(
             | (F.col("next_i") != F.col("i") + 1)
         )
     )
-    own = F.struct("channel", "key", "time", "opted", "address", "src", "seq")
+    own = F.struct("key", "time", "opted", "address", "src", "seq")
     opt_out = F.struct(
-        "channel",
         "key",
         F.col("next_sync").alias("time"),
         F.lit(False).alias("opted"),
@@ -190,13 +189,15 @@ def ledger(
     )
     # A two-element array, exploded, the nulls dropped. A first version (inline over the array
     # passed through a higher-order filter, lag/lead of structs, a window of its own for the max)
-    # took twice as long on 4.2M list rows (docs/benchmarks.md, 2026-12-03).
+    # took twice as long on 4.2M list rows (docs/benchmarks.md, 2026-12-03). The channel stays
+    # outside the array: a filter on it (for_pass's e-mail/SMS and push branches) then goes
+    # below the explode and the window, and each branch runs the window on its channels only.
     out = F.array(F.when(keep, own), F.when(gone, opt_out))
     return (
         rows.where(keep | gone)
-        .select(F.explode(out).alias("row"))
+        .select("channel", F.explode(out).alias("row"))
         .where(F.col("row").isNotNull())
-        .select("row.*")
+        .select("channel", "row.*")
     )
 
 
