@@ -15,8 +15,14 @@ import pytest
 
 from helpers.scenario import Scenario, campaign, run_pipeline, run_scenario, sent_messages, ts
 from reconnect.landing import subscribers_sync_dir
+from reconnect.send.job import summarize
 from reconnect.settings import QuietHours
-from reconnect.tables import GOLD_DELIVERIES, GOLD_LATE_CANCELS, SILVER_LATE_EVENTS
+from reconnect.tables import (
+    GOLD_DELIVERIES,
+    GOLD_LATE_CANCELS,
+    SILVER_LATE_EVENTS,
+    SILVER_SEND_PROGRESS,
+)
 
 pytestmark = pytest.mark.spark
 
@@ -182,3 +188,13 @@ def test_r_exit_3_late_cancel_audience_cap_fallback_and_rerun(spark, lake):
     assert sent_messages(spark, lake) == got
     assert deliveries.count() == 2
     assert len(_outbox_lines(lake)) == 2
+
+    # The run's summary (what `reconnect send` prints), read back as one query.
+    summary = summarize(spark, lake)
+    progress = spark.read.format("delta").load(SILVER_SEND_PROGRESS.location(lake))
+    assert summary.batches == progress.count() >= 2
+    assert summary.horizon == progress.agg({"horizon": "max"}).first()[0]
+    assert summary.sends_by_channel == {"email": 1, "sms": 1}
+    assert summary.by_state_reason == {("SENT", ""): 2, ("SUPPRESSED", "AUDIENCE_EXIT"): 1}
+    assert summary.deliveries_by_status == {"DELIVERED": 2}
+    assert summary.late_cancels == 1
