@@ -171,7 +171,7 @@ def test_a_rerun_batch_applies_again_the_feed_syncs_its_stopped_attempt_recorded
     # under the same batch id from the state before it, so the re-run applies those syncs again
     # (else their price drops and attribute changes, R-TRIG-4, R-TYPE-PRICE, R-TYPE-UATTR, would
     # be lost from the state); a later batch does not.
-    from reconnect.detect.job import _syncs_to_apply
+    from reconnect.detect.job import _feeds_and_syncs_to_apply
     from reconnect.tables import (
         DETECT_FEED_SYNCS,
         FEED_SYNC_PROGRESS,
@@ -193,5 +193,5 @@ def test_a_rerun_batch_applies_again_the_feed_syncs_its_stopped_attempt_recorded
     )
     w_prev, w = ts("2026-01-05T12:00:00Z"), ts("2026-01-08T00:00:00Z")
     # Batch 4 stopped after recording u1: its re-run applies u1 again, not p1 (batch 3's).
-    assert _syncs_to_apply(spark, lake, 4, w_prev, w) == ([p2], [u1], [])
-    assert _syncs_to_apply(spark, lake, 5, w_prev, w) == ([p2], [], [])
+    assert _feeds_and_syncs_to_apply(spark, lake, 4, w_prev, w)[1] == ([p2], [u1], [])
+    assert _feeds_and_syncs_to_apply(spark, lake, 5, w_prev, w)[1] == ([p2], [], [])
