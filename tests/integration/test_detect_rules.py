@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC
 
 import pytest
+from pyspark.sql import functions as F
 
 from helpers.scenario import Scenario, campaign, messages, run_scenario, ts
 
@@ -158,11 +159,59 @@ def test_state_ttl_of_a_user_the_machine_ran_only_for_a_feed_change_stays_their_
                expires_at=watch_end)  # fmt: skip
     machine = spark.createDataFrame([tuple(ran.values())], OUTPUT_SCHEMA)
     no_events = spark.createDataFrame([], EVENTS)
-    _write_state(spark, lake, no_events, machine, ts("2026-01-10T00:00:00Z"))
+    _write_state(spark, lake, no_events, machine, None, ts("2026-01-10T00:00:00Z"))
     state = spark.read.format("delta").load(SILVER_DETECT_STATE.location(lake)).collect()
     assert [(r["user_key"], r["last_event_at"], r["expires_at"]) for r in state] == [
         ("u1", ts("2026-01-05T10:00:00Z"), ts("2026-02-04T10:00:00Z"))
     ]  # not the watch's end (02-01), and not the change's time + 30 days
+
+
+def test_state_expired_behind_the_previous_watermark_counts_as_absent_until_a_new_day(spark, lake):
+    # docs/detection.md, "Bounded state": a state row expired behind the watermark of the batch
+    # that wrote it is gone for every later batch (not read, replaced as a new row by the
+    # MERGE), and is deleted when the watermark enters a new UTC day.
+    from reconnect.detect.job import OUTPUT_SCHEMA, _live, _write_state
+    from reconnect.tables import DETECT_STATE, EVENTS, SILVER_DETECT_STATE, ensure_tables
+
+    ensure_tables(spark, lake)
+    stored = [
+        # expired behind w_prev: u1 comes back in this batch, u2 does not
+        ("user", "u1", "c-old", ts("2025-12-01T09:00:00Z"), '{"old": 1}', ["P9"],
+         ts("2026-01-05T08:00:00Z")),
+        ("user", "u2", None, ts("2025-12-01T09:00:00Z"), "{}", [], ts("2026-01-05T08:30:00Z")),
+        # live: expires at the previous watermark itself
+        ("user", "u3", "c3", ts("2025-12-06T09:00:00Z"), "{}", [], ts("2026-01-05T09:00:00Z")),
+    ]  # fmt: skip
+    table = SILVER_DETECT_STATE.location(lake)
+    spark.createDataFrame(stored, DETECT_STATE).write.format("delta").mode("append").save(table)
+    w_prev, w = ts("2026-01-05T09:00:00Z"), ts("2026-01-05T12:00:00Z")
+
+    def read() -> dict[str, tuple]:
+        rows = spark.read.format("delta").load(table).collect()
+        return {r["user_key"]: (r["cuid"], r["state"], r["watched"], r["expires_at"]) for r in rows}
+
+    assert sorted(r["user_key"] for r in _live(spark.read.format("delta").load(table), w_prev)
+                  .collect()) == ["u3"]  # fmt: skip
+    ran = {f: None for f in OUTPUT_SCHEMA.fieldNames()}
+    ran.update(out="s", key_kind="user", user_key="u1", state_json='{"new": 1}', watched=[],
+               expires_at=None)  # fmt: skip
+    machine = spark.createDataFrame([tuple(ran.values())], OUTPUT_SCHEMA)
+    events = spark.createDataFrame(
+        [("e1", ts("2026-01-05T10:00:00Z"), "u1", "page_view")],
+        "event_id string, event_time timestamp, user_id string, event_type string",
+    )
+    finalized = events.select(
+        *[events[f.name] if f.name in events.columns else F.lit(None).cast(f.dataType).alias(f.name)
+          for f in EVENTS.fields]
+    )  # fmt: skip
+    _write_state(spark, lake, finalized, machine, w_prev, w)
+    after = read()
+    # u1 as a new row: no cuid, watch list or expiry carried over from the expired one.
+    assert after["u1"] == (None, '{"new": 1}', [], ts("2026-02-04T10:00:00Z"))
+    assert set(after) == {"u1", "u2", "u3"}  # the same day: u2 is kept (and never read)
+    # The next batch's watermark enters a new day: the rows expired behind it are deleted.
+    _write_state(spark, lake, finalized.limit(0), machine.limit(0), w, ts("2026-01-06T00:10:00Z"))
+    assert set(read()) == {"u1"}
 
 
 def test_a_rerun_batch_applies_again_the_feed_syncs_its_stopped_attempt_recorded(spark, lake):
