@@ -99,12 +99,20 @@ class SyncPlan:
 def run_feed_changes(spark: SparkSession, settings: Settings) -> dict[str, int]:
     """Diff the new, late or replaced syncs of every feed; rows written per silver table."""
     ensure_tables(spark, settings)
-    return {feed.silver.name: run_feed(spark, settings, feed) for feed in FEEDS}
+    done = _diffed(spark, settings)  # both feeds' progress in one read
+    return {
+        feed.silver.name: run_feed(spark, settings, feed, done.get(feed.name, {})) for feed in FEEDS
+    }
 
 
-def run_feed(spark: SparkSession, settings: Settings, feed: Feed) -> int:
-    """Bring one feed's changes up to date with bronze; the number of change rows written."""
-    plan = plan_syncs(spark, settings, feed)
+def run_feed(
+    spark: SparkSession, settings: Settings, feed: Feed, done: dict[int, int] | None = None
+) -> int:
+    """Bring one feed's changes up to date with bronze; the number of change rows written.
+
+    ``done``: the feed's diffed syncs (see :func:`plan_syncs`), if already read.
+    """
+    plan = plan_syncs(spark, settings, feed, done)
     if plan is None or not (plan.previous or plan.deleted):
         return 0
     bronze = (
@@ -121,46 +129,59 @@ def run_feed(spark: SparkSession, settings: Settings, feed: Feed) -> int:
         F.timestamp_micros("p").alias("previous_sync_time"),
     )
     current = _syncs(bronze, todo).join(F.broadcast(pairs), "sync_time")
-    found = feed.diff(current, _syncs(bronze, before)).persist()
-    try:
-        written = found.count()
-        replaced = sorted(set(todo) | plan.deleted)
-        # One commit replaces every recomputed sync, including syncs that now have no change.
-        (
-            found.write.format("delta")
-            .mode("overwrite")
-            .option("replaceWhere", _in_syncs(replaced))
-            .save(feed.silver.location(settings))
-        )
-        per_sync = {
-            r.s: r.n
-            for r in found.groupBy(F.unix_micros("sync_time").alias("s"))
-            .agg(F.count(F.lit(1)).alias("n"))
-            .collect()
-        }
-    finally:
-        found.unpersist()
+    found = feed.diff(current, _syncs(bronze, before))
+    replaced = sorted(set(todo) | plan.deleted)
+    # One commit replaces every recomputed sync, including syncs that now have no change.
+    (
+        found.write.format("delta")
+        .mode("overwrite")
+        .option("replaceWhere", _in_syncs(replaced))
+        .save(feed.silver.location(settings))
+    )
+    # Counted from what was written (this job is the table's only writer): the diff is computed
+    # once, by the write, with no cache to build.
+    stored = spark.read.format("delta").load(feed.silver.location(settings))
+    per_sync = {
+        r.s: r.n
+        for r in _syncs(stored, todo)
+        .groupBy(F.unix_micros("sync_time").alias("s"))
+        .agg(F.count(F.lit(1)).alias("n"))
+        .collect()
+    }
+    written = int(sum(per_sync.values()))
     _record_progress(spark, settings, feed, plan, per_sync)
     log.info("feeds %s: %d syncs diffed, %d change rows", feed.name, len(todo), written)
     return written
 
 
-def plan_syncs(spark: SparkSession, settings: Settings, feed: Feed) -> SyncPlan | None:
+def _diffed(spark: SparkSession, settings: Settings) -> dict[str, dict[int, int]]:
+    """Per feed, each diffed sync (epoch microseconds) -> the bronze version it was diffed at."""
+    out: dict[str, dict[int, int]] = {}
+    for r in (
+        spark.read.format("delta")
+        .load(SILVER_FEED_SYNC_PROGRESS.location(settings))
+        .select("feed", F.unix_micros("sync_time").alias("s"), "bronze_version")
+        .collect()
+    ):
+        out.setdefault(r.feed, {})[r.s] = r.bronze_version
+    return out
+
+
+def plan_syncs(
+    spark: SparkSession, settings: Settings, feed: Feed, done: dict[int, int] | None = None
+) -> SyncPlan | None:
     """The syncs to (re)diff since the last run, from the bronze commits made since; None: none.
 
     A sync written since (new, late, or replaced) is diffed again, and so is the sync after it,
-    whose previous sync it now is (a late sync slots in between two diffed syncs).
+    whose previous sync it now is (a late sync slots in between two diffed syncs). ``done``: the
+    feed's diffed syncs from ``silver.feed_sync_progress`` (read here when not given).
     """
     bronze_location = feed.bronze.location(settings)
-    version = _latest_version(spark, bronze_location)
-    done = {
-        r.s: r.bronze_version
-        for r in spark.read.format("delta")
-        .load(SILVER_FEED_SYNC_PROGRESS.location(settings))
-        .where(F.col("feed") == feed.name)
-        .select(F.unix_micros("sync_time").alias("s"), "bronze_version")
-        .collect()
-    }
+    version, operation = _latest_commit(spark, bronze_location)
+    if done is None:
+        done = _diffed(spark, settings).get(feed.name, {})
+    if not done and version == 0 and operation == "CREATE TABLE":
+        return None  # the table as the DDL created it: no sync yet, nothing to read
     last = max(done.values(), default=None)
     if last is not None and last >= version:
         return None
@@ -193,10 +214,11 @@ def plan_syncs(spark: SparkSession, settings: Settings, feed: Feed) -> SyncPlan 
     return SyncPlan(version, previous, deleted, frozenset(done))
 
 
-def _latest_version(spark: SparkSession, location: str) -> int:
-    latest = DeltaTable.forPath(spark, location).history(1).select("version").first()
+def _latest_commit(spark: SparkSession, location: str) -> tuple[int, str]:
+    """The table's latest version and the operation that wrote it."""
+    latest = DeltaTable.forPath(spark, location).history(1).select("version", "operation").first()
     assert latest is not None
-    return int(latest["version"])
+    return int(latest["version"]), str(latest["operation"])
 
 
 def _written_ranges(
@@ -217,29 +239,29 @@ def _written_ranges(
         if not hpath.getFileSystem(conf).exists(hpath):
             log.warning("feeds: %s is gone; recomputing every sync of %s", f, location)
             return None
+    # The commits' data-changing actions, read in one query (the commit files are small).
     commits = spark.read.schema(_COMMIT).json(files)
-    added = commits.where(F.col("add").isNotNull() & F.col("add.dataChange")).select(
-        F.from_json("add.stats", _STATS).alias("st"), F.col("add.stats").isNull().alias("no_stats")
+    stats = F.from_json("add.stats", _STATS)
+    actions = (
+        commits.where(
+            (F.col("add").isNotNull() & F.col("add.dataChange"))
+            | (F.col("remove").isNotNull() & F.col("remove.dataChange"))
+        )
+        .select(
+            F.col("add").isNotNull().alias("added"),
+            F.unix_micros(stats["minValues"]["sync_time"]).alias("lo"),
+            F.unix_micros(stats["maxValues"]["sync_time"]).alias("hi"),
+            F.col("remove.path").alias("removed"),
+        )
+        .collect()
     )
-    if added.where("no_stats").limit(1).count():
+    added = [(r.lo, r.hi) for r in actions if r.added]
+    if any(lo is None or hi is None for lo, hi in added):
         # A file without statistics could hold any sync: recompute all (not seen in practice,
         # Delta writes statistics for the first 32 columns, sync_time being the first).
         return None
-    ranges = [
-        (r.lo, r.hi + _STATS_SLACK_MICROS)
-        for r in added.select(
-            F.unix_micros("st.minValues.sync_time").alias("lo"),
-            F.unix_micros("st.maxValues.sync_time").alias("hi"),
-        ).collect()
-    ]
-    if any(lo is None for lo, _ in ranges):
-        return None
-    removed = [
-        r.path
-        for r in commits.where(F.col("remove").isNotNull() & F.col("remove.dataChange"))
-        .select(F.col("remove.path").alias("path"))
-        .collect()
-    ]
+    ranges = [(lo, hi + _STATS_SLACK_MICROS) for lo, hi in added]
+    removed = [r.removed for r in actions if not r.added]
     if removed:
         # Remove actions carry no statistics: read the sync_time column of the removed files
         # themselves (still on disk until VACUUM; they hold only replaced or deleted data).

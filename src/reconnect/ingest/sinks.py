@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from functools import reduce
 
 from delta.tables import DeltaTable
-from pyspark.sql import Column, DataFrame, Row, SparkSession
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from reconnect.landing import format_ts
@@ -147,7 +146,17 @@ def write_quarantine(spark: SparkSession, settings: Settings, rows: DataFrame) -
     merge_by_key(spark, BRONZE_QUARANTINE, settings, rows, QUARANTINE_KEYS, update_matched=False)
 
 
-def write_ingest_files(spark: SparkSession, settings: Settings, rows: list[Row]) -> None:
+def recorded_files(
+    spark: SparkSession, settings: Settings, source: str, files: Iterable[str]
+) -> DataFrame:
+    """The rows of ``bronze.ingest_files`` already recorded for these files of ``source``."""
+    stored = spark.read.format("delta").load(BRONZE_INGEST_FILES.location(settings))
+    return stored.where((F.col("source") == source) & F.col("source_file").isin(sorted(files)))
+
+
+def write_ingest_files(
+    spark: SparkSession, settings: Settings, rows: list[Row], recorded: bool | None = None
+) -> None:
     """Record per-file reconciliation counts (recomputed identically when a batch is replayed).
 
     Usually every file of a batch is new, and its counts are appended: a one-commit append
@@ -155,20 +164,18 @@ def write_ingest_files(spark: SparkSession, settings: Settings, rows: list[Row])
     recorded (a replayed batch; a feed sync re-read because a late file joined it, which can
     change the older files' accepted counts) goes through the MERGE, which replaces its row.
     Each source's files are written by that source's query only, so no other writer can record
-    one of them between the check and the append.
+    one of them between the check and the append. ``recorded``: the check's answer, when the
+    caller already read it with :func:`recorded_files` (in a query it ran anyway).
     """
     if not rows:
         return
     df = spark.createDataFrame(rows, INGEST_FILES)
-    stored = spark.read.format("delta").load(BRONZE_INGEST_FILES.location(settings))
-    recorded = reduce(
-        Column.__or__,
-        [
-            (F.col("source") == source) & F.col("source_file").isin(sorted(files))
+    if recorded is None:
+        recorded = any(
+            recorded_files(spark, settings, source, files).limit(1).count()
             for source, files in _files_by_source(rows).items()
-        ],
-    )
-    if stored.where(recorded).limit(1).count():
+        )
+    if recorded:
         merge_by_key(spark, BRONZE_INGEST_FILES, settings, df, INGEST_FILE_KEYS, True)
     else:
         df.write.format("delta").mode("append").save(BRONZE_INGEST_FILES.location(settings))

@@ -311,37 +311,50 @@ def write_feed_batch(
         unreadable.unpersist()
 
     records = _records(spark, good)
+    recorded: bool | None = None  # whether a file of this batch already has counts
     if records is not None:
         rows = kind.to_rows(records).persist()
+        columns = kind.table.schema.fieldNames()
+        first = feeds.keep_first_per_key(
+            rows.where(F.col("error").isNull()), ["sync_time", *kind.key], columns
+        ).persist()
         try:
-            stats = (
+            # Counted first, in one query from the cached rows: the lines and quarantined lines
+            # per file (a batch without a bad line then skips the quarantine MERGE, even an empty
+            # one is a Delta scan and ~0.5 s of driver work), the records kept per file, and
+            # whether a file is already recorded (see sinks.write_ingest_files).
+            zero = F.lit(0).cast("long")
+            files = [f.path for f in bad] + [f.path for f in good]
+            counts = (
                 rows.groupBy("source_file")
-                .agg(F.count(F.lit(1)).alias("lines"), F.count("error").alias("quarantined"))
+                .agg(F.count(F.lit(1)).alias("n"), F.count("error").alias("quarantined"))
+                .select(F.lit("lines").alias("part"), "source_file", "n", "quarantined")
+                .unionByName(
+                    first.groupBy("source_file")
+                    .agg(F.count(F.lit(1)).alias("n"))
+                    .select(F.lit("kept").alias("part"), "source_file", "n",
+                            zero.alias("quarantined"))
+                )
+                .unionByName(
+                    sinks.recorded_files(spark, settings, kind.source, files)
+                    .limit(1)
+                    .select(F.lit("recorded").alias("part"), "source_file", zero.alias("n"),
+                            zero.alias("quarantined"))
+                )
                 .collect()
-            )
-            counted = {r.source_file: (r.lines, r.quarantined) for r in stats}
-            # Counted first (from the cached rows), so a batch without a bad line skips the
-            # quarantine MERGE: even an empty one is a Delta scan and ~0.5 s of driver work.
+            )  # fmt: skip
+            recorded = any(r.part == "recorded" for r in counts)
+            counted = {r.source_file: (r.n, r.quarantined) for r in counts if r.part == "lines"}
+            accepted = {r.source_file: r.n for r in counts if r.part == "kept"}
             if any(q for _, q in counted.values()):
                 sinks.write_quarantine(
                     spark, settings, sinks.quarantine_rows(rows, kind.source, sync_time=True)
                 )
-            columns = kind.table.schema.fieldNames()
-            first = feeds.keep_first_per_key(
-                rows.where(F.col("error").isNull()), ["sync_time", *kind.key], columns
-            ).persist()
             syncs = sorted(
                 {(f.sync_time, f.channel) for f in good if f.sync_time is not None},
                 key=lambda s: (s[0], s[1] or ""),
             )
-            try:
-                sinks.replace_syncs(kind.table, settings, first, syncs)
-                accepted = {
-                    r.source_file: r["count"]
-                    for r in first.groupBy("source_file").count().collect()
-                }
-            finally:
-                first.unpersist()
+            sinks.replace_syncs(kind.table, settings, first, syncs)
             for f in good:
                 # A header-only file has no records; it is still listed, with zero lines.
                 lines, quarantined = counted.get(f.path, (0, 0))
@@ -356,9 +369,11 @@ def write_feed_batch(
                     )
                 )
         finally:
+            first.unpersist()
             rows.unpersist()
     if count_rows:
-        sinks.write_ingest_files(spark, settings, count_rows)
+        # ``recorded`` covers every file of the batch, the unreadable ones too.
+        sinks.write_ingest_files(spark, settings, count_rows, recorded)
 
 
 # --- wiring -------------------------------------------------------------------------------
