@@ -242,5 +242,6 @@ def test_a_rerun_batch_applies_again_the_feed_syncs_its_stopped_attempt_recorded
     )
     w_prev, w = ts("2026-01-05T12:00:00Z"), ts("2026-01-08T00:00:00Z")
     # Batch 4 stopped after recording u1: its re-run applies u1 again, not p1 (batch 3's).
-    assert _feeds_and_syncs_to_apply(spark, lake, 4, w_prev, w)[1] == ([p2], [u1], [])
-    assert _feeds_and_syncs_to_apply(spark, lake, 5, w_prev, w)[1] == ([p2], [], [])
+    # (The re-run records its syncs with an insert-only MERGE, a later batch with an append.)
+    assert _feeds_and_syncs_to_apply(spark, lake, 4, w_prev, w)[1] == ([p2], [u1], [], True)
+    assert _feeds_and_syncs_to_apply(spark, lake, 5, w_prev, w)[1] == ([p2], [], [], False)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import reduce
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
@@ -49,6 +49,7 @@ from reconnect.tables import (
     BRONZE_EVENTS,
     BRONZE_PRODUCT_SNAPSHOTS,
     BRONZE_USER_SNAPSHOTS,
+    DETECT_FEED_SYNCS,
     DETECT_PROGRESS,
     EVENTS,
     GOLD_STEP_ELIGIBILITY,
@@ -109,6 +110,7 @@ OUTPUT_SCHEMA = T.StructType(
 _FIELDS = OUTPUT_SCHEMA.fieldNames()
 _FINALIZED = "finalized"  # a count's tag beside the output kinds (never an output kind)
 _PRODUCT_SYNC, _USER_SYNC = "snapshot:product", "snapshot:user"  # tags of load_feeds' rows
+_RERUN = "recorded by this batch id"  # tag of a row in _feeds_and_syncs_to_apply
 _ARROW = None  # built lazily in the workers
 
 
@@ -329,9 +331,8 @@ def _apply(
     remaining = pending.where(F.col("event_time") >= w_lit)
 
     state = _live(_table(spark, settings, SILVER_DETECT_STATE, state_v), w_prev).persist()
-    feeds, (product_syncs, user_syncs, late_syncs) = _feeds_and_syncs_to_apply(
-        spark, settings, batch_id, w_prev, w
-    )
+    feeds, syncs = _feeds_and_syncs_to_apply(spark, settings, batch_id, w_prev, w)
+    product_syncs, user_syncs, late_syncs = syncs.product, syncs.user, syncs.late
 
     parts: list[DataFrame] = []
     clock = state.where(F.col("key_kind") == "user").select("user_key", "last_event_at", "cuid")
@@ -426,7 +427,7 @@ def _apply(
                 ("event_id",),
                 update_matched=False,
             )
-        _record_syncs(spark, settings, batch_id, product_syncs, user_syncs, late_syncs)
+        _record_syncs(spark, settings, batch_id, syncs)
         _record(
             spark,
             settings,
@@ -488,14 +489,23 @@ def _feeds_with(
     return I.Feeds(products, users, p_syncs, u_syncs), rest
 
 
+class SyncsToApply(NamedTuple):
+    """The feed syncs a detection batch applies (see :func:`_feeds_and_syncs_to_apply`)."""
+
+    product: list[datetime]
+    user: list[datetime]
+    late: list[datetime]
+    rerun: bool  # whether an earlier attempt of this batch id recorded syncs already
+
+
 def _feeds_and_syncs_to_apply(
     spark: SparkSession,
     settings: Settings,
     batch_id: int,
     w_prev: datetime | None,
     w: datetime,
-) -> tuple[I.Feeds, tuple[list[datetime], list[datetime], list[datetime]]]:
-    """The feeds (:func:`load_feeds`), and the syncs to apply: (product, user, late).
+) -> tuple[I.Feeds, SyncsToApply]:
+    """The feeds (:func:`load_feeds`), and the syncs to apply, in one query.
 
     The product and user syncs are those diffed by ``reconnect feeds``, behind ``w``, not yet
     applied, in order; the late ones are those of them behind ``w_prev``.
@@ -504,22 +514,24 @@ def _feeds_and_syncs_to_apply(
     its progress row (a crash, a kill): the re-run starts again from the state before that
     attempt, so it applies them again (the insert-only record keeps the first row).
     """
-    done = (
-        _table(spark, settings, SILVER_DETECT_FEED_SYNCS)
-        .where(F.col("batch_id") < batch_id)
-        .select("feed", "sync_time")
-    )
+    recorded = _table(spark, settings, SILVER_DETECT_FEED_SYNCS)
+    done = recorded.where(F.col("batch_id") < batch_id).select("feed", "sync_time")
     todo = (
         _table(spark, settings, SILVER_FEED_SYNC_PROGRESS)
         .where(F.col("sync_time") < F.lit(w).cast("timestamp"))
         .select("feed", "sync_time")
         .join(done, ["feed", "sync_time"], "left_anti")
     )
+    here = recorded.where(F.col("batch_id") == batch_id).limit(1)
+    todo = todo.unionByName(here.select(F.lit(_RERUN).alias("feed"), "sync_time"))
     feeds, rows = _feeds_with(spark, settings, todo)
-    product = [r["sync_time"] for r in rows if r["feed"] == "product_feed"]
-    user = [r["sync_time"] for r in rows if r["feed"] == "user_feed"]
-    late = [r["sync_time"] for r in rows if w_prev is not None and r["sync_time"] < w_prev]
-    return feeds, (product, user, late)
+    applied = [r for r in rows if r["feed"] != _RERUN]
+    return feeds, SyncsToApply(
+        product=[r["sync_time"] for r in applied if r["feed"] == "product_feed"],
+        user=[r["sync_time"] for r in applied if r["feed"] == "user_feed"],
+        late=[r["sync_time"] for r in applied if w_prev is not None and r["sync_time"] < w_prev],
+        rerun=len(applied) < len(rows),
+    )
 
 
 def _slots(
@@ -923,22 +935,26 @@ def _with_due_payloads(
 
 
 def _record_syncs(
-    spark: SparkSession,
-    settings: Settings,
-    batch_id: int,
-    product: list[datetime],
-    user: list[datetime],
-    late: list[datetime],
+    spark: SparkSession, settings: Settings, batch_id: int, syncs: SyncsToApply
 ) -> None:
-    rows = [("product_feed", s, batch_id, s in late) for s in product] + [
-        ("user_feed", s, batch_id, s in late) for s in user
+    """Record the syncs this batch applied in ``silver.detect_feed_syncs``.
+
+    An append, unless an earlier attempt of this batch id recorded syncs (then an insert-only
+    MERGE keeps its rows): no other batch id can have recorded these syncs (they would not be
+    applied again), and the append is ~0.6 s less than a MERGE on local Spark.
+    """
+    rows = [("product_feed", s, batch_id, s in syncs.late) for s in syncs.product] + [
+        ("user_feed", s, batch_id, s in syncs.late) for s in syncs.user
     ]
     if not rows:
         return
-    df = spark.createDataFrame(
-        rows, "feed string, sync_time timestamp, batch_id long, late boolean"
-    )
-    sinks.merge_by_key(spark, SILVER_DETECT_FEED_SYNCS, settings, df, ("feed", "sync_time"), False)
+    df = spark.createDataFrame(rows, DETECT_FEED_SYNCS)
+    if syncs.rerun:
+        sinks.merge_by_key(
+            spark, SILVER_DETECT_FEED_SYNCS, settings, df, ("feed", "sync_time"), False
+        )
+    else:
+        df.write.format("delta").mode("append").save(SILVER_DETECT_FEED_SYNCS.location(settings))
 
 
 def _record(
