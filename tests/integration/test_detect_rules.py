@@ -204,13 +204,14 @@ def test_state_expired_behind_the_previous_watermark_counts_as_absent_until_a_ne
         *[events[f.name] if f.name in events.columns else F.lit(None).cast(f.dataType).alias(f.name)
           for f in EVENTS.fields]
     )  # fmt: skip
-    _write_state(spark, lake, finalized, machine, w_prev, w)
+    _write_state(spark, lake, finalized, machine, w_prev, w, since=w_prev)
     after = read()
     # u1 as a new row: no cuid, watch list or expiry carried over from the expired one.
     assert after["u1"] == (None, '{"new": 1}', [], ts("2026-02-04T10:00:00Z"))
     assert set(after) == {"u1", "u2", "u3"}  # the same day: u2 is kept (and never read)
     # The next batch's watermark enters a new day: the rows expired behind it are deleted.
-    _write_state(spark, lake, finalized.limit(0), machine.limit(0), w, ts("2026-01-06T00:10:00Z"))
+    nxt = ts("2026-01-06T00:10:00Z")
+    _write_state(spark, lake, finalized.limit(0), machine.limit(0), w, nxt, since=w)
     assert set(read()) == {"u1"}
 
 

@@ -265,6 +265,7 @@ def detect_batch(spark: SparkSession, ctx: DetectContext, new: DataFrame, batch_
         )
         stats = new.agg(
             F.count("*").alias("n"),
+            F.min("event_time").alias("t0"),
             F.max("event_time").alias("t"),
             F.count_if(is_late).alias("late"),
         ).first()
@@ -289,7 +290,11 @@ def detect_batch(spark: SparkSession, ctx: DetectContext, new: DataFrame, batch_
             )
             return
         n_late = int(stats["late"])
-        _apply(spark, ctx, new, batch_id, int(stats["n"]), n_late, w_prev, w, state_v, buffer_v)
+        # Expired state rows are swept when the watermark enters a new UTC day since the previous
+        # watermark, or, in the first batch, since its earliest event (_write_state).
+        since = w_prev if w_prev is not None else stats["t0"]
+        _apply(spark, ctx, new, batch_id, int(stats["n"]), n_late, w_prev, w, since, state_v,
+               buffer_v)  # fmt: skip
     finally:
         new.unpersist()
 
@@ -311,6 +316,7 @@ def _apply(
     n_late: int,
     w_prev: datetime | None,
     w: datetime,
+    since: datetime,
     state_v: int,
     buffer_v: int,
 ) -> None:
@@ -407,7 +413,8 @@ def _apply(
         with _phase("journeys"):
             _write_journeys(spark, settings, out.where(F.col("out") == "j"))
         with _phase("state"):
-            _write_state(spark, settings, finalized, out.where(F.col("out") == "s"), w_prev, w)
+            machine = out.where(F.col("out") == "s")
+            _write_state(spark, settings, finalized, machine, w_prev, w, since)
         with _phase("buffer"):
             remaining.select(*EVENTS.fieldNames()).write.format("delta").mode("overwrite").save(
                 SILVER_DETECT_BUFFER.location(settings)
@@ -786,14 +793,16 @@ def _write_state(
     machine: DataFrame,
     w_prev: datetime | None,
     w: datetime,
+    since: datetime | None = None,
 ) -> None:
     """MERGE the batch's clocks and machine states into ``silver.detect_state``; drop expired rows.
 
     Rows expired behind ``w_prev`` (see :func:`_live`) count as absent: a key of this batch
-    that has one gets the values of a new row. The expired rows are deleted when the watermark
-    enters a new UTC day, not in every batch: on local Spark the delete is ~0.5 s of fixed cost
-    and a commit a batch even when nothing has expired (state TTLs are days). The table then
-    holds at most about a day of expired rows more than the live ones.
+    that has one gets the values of a new row. The rows expired behind ``w`` are deleted when
+    ``w`` is in a later UTC day than ``since`` (the previous watermark; in the first batch, its
+    earliest event), not in every batch: on local Spark the delete is ~0.5 s of fixed cost and a
+    commit a batch even when nothing has expired (state TTLs are days). The table then holds at
+    most about a day of expired rows more than the live ones.
     """
     ttl = settings.detection.seconds("state_ttl")
     clock = (
@@ -864,7 +873,7 @@ def _write_state(
         )
         .execute()
     )
-    if w_prev is not None and _utc(w).date() > _utc(w_prev).date():
+    if since is not None and _utc(w).date() > _utc(since).date():
         table.delete(F.col("expires_at") < F.lit(w).cast("timestamp"))
 
 
