@@ -13,8 +13,10 @@ Each micro-batch (``foreachBatch``; docs/detection.md):
    messages that became due, then records its progress.
 
 Reads of state and buffer are pinned to the versions the previous batch recorded, and every write
-is a MERGE or overwrite with the same content on a re-run: a batch replayed after a crash writes
-the same rows again and applies nothing twice.
+is a MERGE, an overwrite or a delete with the same content on a re-run, or an append only where
+the batch knows the keys are new (its progress row; its applied feed syncs when no earlier
+attempt recorded any): a batch replayed after a crash writes the same rows again and applies
+nothing twice.
 """
 
 from __future__ import annotations

@@ -105,12 +105,10 @@ def run_feed_changes(spark: SparkSession, settings: Settings) -> dict[str, int]:
     }
 
 
-def run_feed(
-    spark: SparkSession, settings: Settings, feed: Feed, done: dict[int, int] | None = None
-) -> int:
+def run_feed(spark: SparkSession, settings: Settings, feed: Feed, done: dict[int, int]) -> int:
     """Bring one feed's changes up to date with bronze; the number of change rows written.
 
-    ``done``: the feed's diffed syncs (see :func:`plan_syncs`), if already read.
+    ``done``: the feed's diffed syncs, as :func:`_diffed` reads them.
     """
     plan = plan_syncs(spark, settings, feed, done)
     if plan is None or not (plan.previous or plan.deleted):
