@@ -6,7 +6,8 @@ import pytest
 
 from reconnect.tables import ALL_TABLES, ensure_tables, migration_files
 
-pytestmark = pytest.mark.spark
+# These tests are about the DDL itself: their lakes start empty, not from the session's template.
+pytestmark = [pytest.mark.spark, pytest.mark.empty_lakehouse]
 
 
 def test_ddl_and_structtypes_agree_for_every_table(spark, lake):
