@@ -17,6 +17,7 @@ reason and channel (R-SEND-2).
 from __future__ import annotations
 
 import json
+import shutil
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -103,12 +104,13 @@ def _full_snapshots(per_vector: list[list[dict[str, Any]]]) -> list[dict[str, An
 
 
 @pytest.fixture(scope="module")
-def outcome(spark, spark_settings, tmp_path_factory):
+def outcome(spark, spark_settings, tmp_path_factory, lakehouse_template):
     root = tmp_path_factory.mktemp("vectors")
     names = {layer: f"{layer}_vectors" for layer in ("bronze", "silver", "gold")}
     lake = spark_settings.with_paths(root).model_copy(
         update={"catalog": spark_settings.catalog.model_copy(update=names)}
     )
+    shutil.copytree(lakehouse_template, lake.paths.lakehouse)  # empty tables (tests/conftest.py)
     vs = [_namespaced(i, v) for i, v in enumerate(VECTORS, start=1)]
     channels = {ch for v in vs for ch in v["subscribers"]}
     s = Scenario(
