@@ -45,7 +45,7 @@ from reconnect.detect.machine import Input, Machine, UserState
 from reconnect.detect.plan import CampaignPlan, active_campaigns, plan_campaigns
 from reconnect.detect.schedule import slots_between, to_micros
 from reconnect.ingest import sinks
-from reconnect.ingest.streams import run_to_end, with_trigger
+from reconnect.ingest.streams import LastRow, run_to_end, with_trigger
 from reconnect.settings import Settings
 from reconnect.tables import (
     BRONZE_EVENTS,
@@ -180,9 +180,11 @@ def start_detect_query(
         reader = reader.option("maxFilesPerTrigger", settings.streaming.max_files_per_trigger)
     events = reader.load(BRONZE_EVENTS.location(settings))
 
+    last = LastRow()  # read by the first micro-batch, then kept by the ones that append to it
+
     def batch(df: DataFrame, batch_id: int) -> None:
         started = time.monotonic()
-        detect_batch(spark, ctx, df, batch_id)
+        detect_batch(spark, ctx, df, batch_id, last)
         log.info("detect: batch %d in %.1fs", batch_id, time.monotonic() - started)
 
     writer = (
@@ -244,11 +246,28 @@ def _latest_version(spark: SparkSession, settings: Settings, table: TableSpec) -
 # --- one micro-batch ----------------------------------------------------------------------------
 
 
-def detect_batch(spark: SparkSession, ctx: DetectContext, new: DataFrame, batch_id: int) -> None:
-    """Apply one micro-batch of bronze events (see the module note)."""
+def detect_batch(
+    spark: SparkSession,
+    ctx: DetectContext,
+    new: DataFrame,
+    batch_id: int,
+    known: LastRow | None = None,
+) -> None:
+    """Apply one micro-batch of bronze events (see the module note).
+
+    ``known``, when given, keeps the newest ``silver.detect_progress`` row across one run's
+    micro-batches (updated in place; the run is the table's only writer): only the run's first
+    micro-batch reads it.
+    """
     settings = ctx.settings
     det = settings.detection
-    progress = _table(spark, settings, SILVER_DETECT_PROGRESS).orderBy(F.desc("batch_id")).first()
+    if known is not None and known.known:
+        progress = known.row
+    else:
+        found = _table(spark, settings, SILVER_DETECT_PROGRESS).orderBy(F.desc("batch_id")).first()
+        progress = found.asDict() if found is not None else None
+        if known is not None:
+            known.row, known.known = progress, True
     if progress is not None and progress["batch_id"] >= batch_id:
         log.info("detect: batch %d already applied", batch_id)
         return
@@ -276,7 +295,7 @@ def detect_batch(spark: SparkSession, ctx: DetectContext, new: DataFrame, batch_
         candidates = [w for w in (w_prev, stats["t"] - lateness if stats["t"] else None) if w]
         w = max(candidates) if candidates else None
         if w is None:
-            _record(
+            recorded = _record(
                 spark,
                 settings,
                 batch_id,
@@ -290,13 +309,17 @@ def detect_batch(spark: SparkSession, ctx: DetectContext, new: DataFrame, batch_
                 state_v,
                 buffer_v,
             )
+            if known is not None:
+                known.row = recorded
             return
         n_late = int(stats["late"])
         # Expired state rows are swept when the watermark enters a new UTC day since the previous
         # watermark, or, in the first batch, since its earliest event (_write_state).
         since = w_prev if w_prev is not None else stats["t0"]
-        _apply(spark, ctx, new, batch_id, int(stats["n"]), n_late, w_prev, w, since, state_v,
-               buffer_v)  # fmt: skip
+        recorded = _apply(spark, ctx, new, batch_id, int(stats["n"]), n_late, w_prev, w, since,
+                          state_v, buffer_v)  # fmt: skip
+        if known is not None:
+            known.row = recorded
     finally:
         new.unpersist()
 
@@ -321,7 +344,8 @@ def _apply(
     since: datetime,
     state_v: int,
     buffer_v: int,
-) -> None:
+) -> dict[str, Any]:
+    """Apply the batch's events behind the watermark ``w``; the progress row it recorded."""
     settings = ctx.settings
     det = settings.detection
     # Spark hands timestamps to the driver in the session time zone (UTC): compare naive UTC.
@@ -437,7 +461,7 @@ def _apply(
                 update_matched=False,
             )
         _record_syncs(spark, settings, batch_id, syncs)
-        _record(
+        return _record(
             spark,
             settings,
             batch_id,
@@ -985,7 +1009,8 @@ def _record(
     late_feed_syncs: int = 0,
     inputs: int = 0,
     state_rows: int = 0,
-) -> None:
+) -> dict[str, Any]:
+    """Append the batch's progress row; the row, as :func:`detect_batch` reads it back."""
     row = (
         batch_id, w, w_prev, n_read, n_applied, n_late, feed_syncs, late_feed_syncs, inputs,
         n_messages, n_journeys, state_rows, state_version, buffer_version,
@@ -994,3 +1019,4 @@ def _record(
     # recorded (a one-row MERGE would read the table first, ~0.5 s more a batch).
     df = spark.createDataFrame([row], DETECT_PROGRESS)
     df.write.format("delta").mode("append").save(SILVER_DETECT_PROGRESS.location(settings))
+    return dict(zip(DETECT_PROGRESS.fieldNames(), row, strict=True))

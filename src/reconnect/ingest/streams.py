@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import reduce
+from typing import Any
 
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
@@ -418,6 +419,20 @@ def start_ingest_query(spark: SparkSession, settings: Settings, source: Source) 
         )
     )
     return with_trigger(writer, settings).start()
+
+
+@dataclass
+class LastRow:
+    """The newest row of a progress table, as one run of the query that appends to it last saw it.
+
+    A ``foreachBatch`` job whose run is its progress table's only writer reads the newest row in
+    its first micro-batch and then keeps the row each micro-batch appends, instead of reading it
+    back (a query of ~0.2-0.5 s on local Spark). ``known``: read or written at least once in this
+    run; ``row`` is None while the table is empty. A new run (a restart) starts unknown.
+    """
+
+    row: Mapping[str, Any] | None = None
+    known: bool = False
 
 
 def with_trigger(writer: DataStreamWriter, settings: Settings) -> DataStreamWriter:

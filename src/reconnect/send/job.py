@@ -51,7 +51,7 @@ from reconnect.detect import inputs as I
 from reconnect.detect.job import load_feeds
 from reconnect.detect.schedule import to_micros
 from reconnect.ingest import sinks
-from reconnect.ingest.streams import run_to_end, with_trigger
+from reconnect.ingest.streams import LastRow, run_to_end, with_trigger
 from reconnect.send import consent as C
 from reconnect.send.decide import (
     CANCELLED,
@@ -177,11 +177,12 @@ def start_send_query(
     if settings.streaming.max_files_per_trigger:
         reader = reader.option("maxFilesPerTrigger", settings.streaming.max_files_per_trigger)
     source = reader.load(SILVER_DETECT_PROGRESS.location(settings))
+    last = LastRow()  # read by the first micro-batch, then kept by the ones that append to it
 
     def batch(df: DataFrame, batch_id: int) -> None:
         started = time.monotonic()
         top = df.agg(F.max("watermark")).first()
-        send_batch(spark, ctx, batch_id, top[0] if top else None, still_open)
+        send_batch(spark, ctx, batch_id, top[0] if top else None, still_open, last)
         log.info("send: batch %d in %.1fs", batch_id, time.monotonic() - started)
 
     writer = (
@@ -270,15 +271,24 @@ def send_batch(
     batch_id: int,
     w: datetime | None,
     still_open: list[Any] | None = None,
+    known: LastRow | None = None,
 ) -> None:
     """Settle what became due behind the watermark ``w``, then deliver (see the module note).
 
     ``still_open``, when given, is the list of settled batches this run left open (updated in
     place): with the batch settled here, it is exactly what :func:`deliver_pending` would find
     in the progress tables (this run is their only writer), without the ~1 s of reading them.
+    ``known``, when given, keeps the newest send-progress row across the run's micro-batches
+    (updated in place) for the same reason: only the run's first micro-batch reads it.
     """
     settings = ctx.settings
-    last = _table(spark, settings, SILVER_SEND_PROGRESS).orderBy(F.desc("batch_id")).first()
+    if known is not None and known.known:
+        last = known.row
+    else:
+        found = _table(spark, settings, SILVER_SEND_PROGRESS).orderBy(F.desc("batch_id")).first()
+        last = found.asDict() if found is not None else None
+        if known is not None:
+            known.row, known.known = last, True
     to_deliver: list[Any] | None = None
     if last is None or last["batch_id"] < batch_id:
         h: datetime | None = last["horizon"] if last else None
@@ -290,6 +300,8 @@ def send_batch(
             w = h
         counts["late_cancels"] = _late_cancels(spark, ctx)
         row = _record(spark, settings, batch_id, w, h, counts)
+        if known is not None:
+            known.row = row
         log.info("send:   settled %s in %.1fs", counts, time.monotonic() - started)
         if still_open is not None:
             to_deliver = [*still_open, row] if row["horizon"] is not None else list(still_open)
