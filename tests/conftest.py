@@ -91,7 +91,7 @@ def lakehouse_template(
     from reconnect.tables import ensure_tables
 
     template = _lake_settings(spark_settings, tmp_path_factory.mktemp("template"), "template")
-    ensure_tables(spark, template)  # type: ignore[arg-type]
+    ensure_tables(spark, template)
     return Path(template.paths.lakehouse)
 
 
