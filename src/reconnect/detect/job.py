@@ -261,13 +261,8 @@ def detect_batch(
     """
     settings = ctx.settings
     det = settings.detection
-    if known is not None and known.known:
-        progress = known.row
-    else:
-        found = _table(spark, settings, SILVER_DETECT_PROGRESS).orderBy(F.desc("batch_id")).first()
-        progress = found.asDict() if found is not None else None
-        if known is not None:
-            known.row, known.known = progress, True
+    known = known if known is not None else LastRow()
+    progress = known.newest(spark, SILVER_DETECT_PROGRESS.location(settings))
     if progress is not None and progress["batch_id"] >= batch_id:
         log.info("detect: batch %d already applied", batch_id)
         return
@@ -309,8 +304,7 @@ def detect_batch(
                 state_v,
                 buffer_v,
             )
-            if known is not None:
-                known.row = recorded
+            known.row = recorded
             return
         n_late = int(stats["late"])
         # Expired state rows are swept when the watermark enters a new UTC day since the previous
@@ -318,8 +312,7 @@ def detect_batch(
         since = w_prev if w_prev is not None else stats["t0"]
         recorded = _apply(spark, ctx, new, batch_id, int(stats["n"]), n_late, w_prev, w, since,
                           state_v, buffer_v)  # fmt: skip
-        if known is not None:
-            known.row = recorded
+        known.row = recorded
     finally:
         new.unpersist()
 

@@ -434,6 +434,16 @@ class LastRow:
     row: Mapping[str, Any] | None = None
     known: bool = False
 
+    def newest(self, spark: SparkSession, location: str) -> Mapping[str, Any] | None:
+        """The newest row by ``batch_id`` of the progress table at ``location``.
+
+        Read the first time; then the row kept (callers set ``row`` after each append).
+        """
+        if not self.known:
+            found = spark.read.format("delta").load(location).orderBy(F.desc("batch_id")).first()
+            self.row, self.known = (found.asDict() if found is not None else None), True
+        return self.row
+
 
 def with_trigger(writer: DataStreamWriter, settings: Settings) -> DataStreamWriter:
     """The configured trigger: availableNow (process what is there and stop) or processing time."""

@@ -282,13 +282,8 @@ def send_batch(
     (updated in place) for the same reason: only the run's first micro-batch reads it.
     """
     settings = ctx.settings
-    if known is not None and known.known:
-        last = known.row
-    else:
-        found = _table(spark, settings, SILVER_SEND_PROGRESS).orderBy(F.desc("batch_id")).first()
-        last = found.asDict() if found is not None else None
-        if known is not None:
-            known.row, known.known = last, True
+    known = known if known is not None else LastRow()
+    last = known.newest(spark, SILVER_SEND_PROGRESS.location(settings))
     to_deliver: list[Any] | None = None
     if last is None or last["batch_id"] < batch_id:
         h: datetime | None = last["horizon"] if last else None
@@ -300,8 +295,7 @@ def send_batch(
             w = h
         counts["late_cancels"] = _late_cancels(spark, ctx)
         row = _record(spark, settings, batch_id, w, h, counts)
-        if known is not None:
-            known.row = row
+        known.row = row
         log.info("send:   settled %s in %.1fs", counts, time.monotonic() - started)
         if still_open is not None:
             to_deliver = [*still_open, row] if row["horizon"] is not None else list(still_open)
