@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reconnect import jvm_archive
 from reconnect.settings import Settings
 
 if TYPE_CHECKING:
@@ -74,6 +75,29 @@ def spark_conf(settings: Settings) -> dict[str, str]:
     return conf
 
 
+def session_conf(settings: Settings) -> dict[str, str]:
+    """:func:`spark_conf` plus how a new session gets Delta's jars and the JVM's class archive.
+
+    With ``delta_jars: maven``: the jars Ivy resolved on an earlier start (``spark.jars``, no
+    resolution), else the Maven coordinates (``spark.jars.packages``). A local session with the
+    remembered jars also maps the class archive ``make jars`` made (:mod:`reconnect.jvm_archive`),
+    when it exists and ``spark.class_archive`` is on: the archive's JVM had those jars.
+    """
+    s = settings.spark
+    conf = spark_conf(settings)
+    if s.delta_jars != "maven":
+        return conf
+    cached_jars = _cached_jar_list()
+    if not cached_jars:
+        conf["spark.jars.packages"] = delta_maven_coordinates()
+        return conf
+    conf["spark.jars"] = ",".join(cached_jars)  # resolved before: skip Ivy (quiet, offline)
+    archive = jvm_archive.driver_options() if _local(s.master) and s.class_archive else None
+    if archive:
+        conf["spark.driver.extraJavaOptions"] += f" {archive}"
+    return conf
+
+
 def build_spark_session(settings: Settings) -> SparkSession:
     """Build (or return the running) SparkSession for ``settings``.
 
@@ -91,21 +115,16 @@ def build_spark_session(settings: Settings) -> SparkSession:
         return active
 
     s = settings.spark
+    if s.delta_jars == "maven":
+        _check_java()
+    conf = session_conf(settings)
+    resolving = s.delta_jars == "maven" and "spark.jars.packages" in conf
+
     builder = SparkSession.builder.appName(s.app_name)
     if s.master:
         builder = builder.master(s.master)
-    for key, value in spark_conf(settings).items():
+    for key, value in conf.items():
         builder = builder.config(key, value)
-
-    cached_jars: list[str] = []
-    if s.delta_jars == "maven":
-        _check_java()
-        cached_jars = _cached_jar_list()
-        if cached_jars:
-            # Resolved before: skip Ivy (quiet, offline, a second faster).
-            builder = builder.config("spark.jars", ",".join(cached_jars))
-        else:
-            builder = builder.config("spark.jars.packages", delta_maven_coordinates())
 
     try:
         session = builder.getOrCreate()
@@ -119,9 +138,13 @@ def build_spark_session(settings: Settings) -> SparkSession:
             ) from e
         raise
     session.sparkContext.setLogLevel("ERROR")
-    if s.delta_jars == "maven" and not cached_jars:
+    if resolving:  # remembered for the next starts (session_conf)
         _remember_jar_list(session.sparkContext.getConf().get("spark.jars", ""))
     return session
+
+
+def _local(master: str | None) -> bool:
+    return master is not None and (master == "local" or master.startswith("local["))
 
 
 def _jar_list_file() -> str:
@@ -175,6 +198,10 @@ def warm_up() -> None:
         session = build_spark_session(Settings())
     print(f"Spark {session.version} with Delta ({delta_maven_coordinates()}) is ready")
     session.stop()
+    if not jvm_archive.driver_options():
+        print("Making the JVM's class archive (the demo on a tiny shop, ~2 min, once)")
+    _, said = jvm_archive.make()
+    print(said)
 
 
 def _mvn_get(coordinates: str, transitive: bool) -> None:
