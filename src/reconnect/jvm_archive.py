@@ -16,13 +16,15 @@ cold starts").
 Safety: the JVM refuses an archive made by another JVM build or for another class path and
 starts normally (its warning is silenced, the start is just not faster), but a truncated
 archive can crash it. So the archive is written under a temporary name, checked by starting
-a JVM with it, and only then renamed into place; its name carries the Java binary and the
-Spark and Delta versions, so another installation never picks it up.
+a JVM with it, and only then renamed into place; its name carries the Java binary, the pyspark
+installation (whose jars are the JVM's class path) and the Delta version, so another
+installation (another virtual environment) never picks it up.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -52,7 +54,14 @@ def archive_path() -> Path | None:
     java = java_binary()
     if java is None:
         return None
-    key = "|".join((os.path.realpath(java), version("pyspark"), version("delta-spark")))
+    # Spark's launcher puts the jars of this pyspark installation on the JVM's class path, which
+    # the archive must match: one archive per Java binary, pyspark installation and Delta.
+    spec = importlib.util.find_spec("pyspark")
+    spark_home = os.path.dirname(spec.origin) if spec and spec.origin else ""
+    key = "|".join(
+        (os.path.realpath(java), os.path.realpath(spark_home), version("pyspark"),
+         version("delta-spark"))
+    )  # fmt: skip
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(cache, "reconnect", f"jvm-classes-{digest}.jsa")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import shutil
 import subprocess
 from pathlib import Path
@@ -122,3 +124,20 @@ def test_make_reports_a_failed_workload_and_keeps_nothing(archive, monkeypatch):
     assert path is None
     assert "the workload failed (exit 1" in said and str(archive.with_suffix(".log")) in said
     assert not archive.exists() and archive.with_suffix(".log").read_text() == "demo output\n"
+
+
+def test_each_java_and_pyspark_installation_has_its_own_archive(monkeypatch, tmp_path):
+    # The launcher puts <pyspark>/jars on the JVM's class path: another virtual environment's
+    # JVM could not use this one's archive (it would start without it, no faster).
+    here = jvm_archive.archive_path()
+    assert here is not None and here.suffix == ".jsa"
+    other = importlib.util.find_spec("pyspark")
+    assert other is not None and other.origin is not None
+    moved = importlib.machinery.ModuleSpec("pyspark", None, origin=str(tmp_path / "__init__.py"))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: moved)
+    assert jvm_archive.archive_path() != here
+    monkeypatch.undo()
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path))
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "java").write_text("#!/bin/sh\n")
+    assert jvm_archive.archive_path() != here
