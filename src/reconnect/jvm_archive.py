@@ -63,8 +63,13 @@ def archive_path() -> Path | None:
          version("delta-spark"))
     )  # fmt: skip
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return Path(cache_dir(), f"jvm-classes-{digest}.jsa")
+
+
+def cache_dir() -> str:
+    """Reconnect's folder of machine-local caches (the jar list, the class archive)."""
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(cache, "reconnect", f"jvm-classes-{digest}.jsa")
+    return os.path.join(cache, "reconnect")
 
 
 def driver_options() -> str | None:

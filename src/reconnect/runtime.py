@@ -148,8 +148,7 @@ def _local(master: str | None) -> bool:
 
 
 def _jar_list_file() -> str:
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(cache, "reconnect", f"jars-{delta_maven_coordinates()}.txt")
+    return os.path.join(jvm_archive.cache_dir(), f"jars-{delta_maven_coordinates()}.txt")
 
 
 def _cached_jar_list() -> list[str]:
