@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -63,12 +62,17 @@ def test_a_first_start_resolves_the_jars_and_maps_no_archive(archive, tmp_path, 
     assert "SharedArchiveFile" not in conf["spark.driver.extraJavaOptions"]
 
 
-@pytest.mark.skipif(shutil.which("java") is None, reason="needs Java")
+@pytest.mark.skipif(jvm_archive.java_binary() is None, reason="needs Java")
 def test_a_truncated_archive_is_not_usable_and_leaves_no_crash_report(tmp_path, monkeypatch):
     whole = tmp_path / "small.jsa"
-    # A small archive of the classes `java -version` loads (~0.2 s).
+    # A small archive of the classes `java -version` loads (~0.2 s), by the java usable() runs.
     subprocess.run(
-        ["java", f"-XX:ArchiveClassesAtExit={whole}", jvm_archive.QUIET, "-version"],
+        [
+            str(jvm_archive.java_binary()),
+            f"-XX:ArchiveClassesAtExit={whole}",
+            jvm_archive.QUIET,
+            "-version",
+        ],
         check=True,
         capture_output=True,
     )
@@ -131,8 +135,6 @@ def test_each_java_and_pyspark_installation_has_its_own_archive(monkeypatch, tmp
     # JVM could not use this one's archive (it would start without it, no faster).
     here = jvm_archive.archive_path()
     assert here is not None and here.suffix == ".jsa"
-    other = importlib.util.find_spec("pyspark")
-    assert other is not None and other.origin is not None
     moved = importlib.machinery.ModuleSpec("pyspark", None, origin=str(tmp_path / "__init__.py"))
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: moved)
     assert jvm_archive.archive_path() != here
