@@ -427,33 +427,23 @@ def _apply(
             )
             counts = {r["out"]: int(r["count"]) for r in counted.collect()}
             n_final = counts.pop(_FINALIZED)
-        with _phase("messages"):
-            _write_messages(spark, settings, out.where(F.col("out") == "m"), feeds, w_prev, w)
-        with _phase("journeys"):
-            _write_journeys(spark, settings, out.where(F.col("out") == "j"))
-        with _phase("state"):
-            machine = out.where(F.col("out") == "s")
-            _write_state(spark, settings, finalized, machine, w_prev, w, since)
-        with _phase("buffer"):
-            remaining.select(*EVENTS.fieldNames()).write.format("delta").mode("overwrite").save(
-                SILVER_DETECT_BUFFER.location(settings)
-            )
+        # Each write goes to its own table and reads only what this batch fixed before it (the
+        # cached machine output, the state and buffer at their recorded versions): they run at
+        # once, and the progress row, the batch's commit point, is appended after all of them.
+        writes = [
+            ("messages", lambda: _write_messages(
+                spark, settings, out.where(F.col("out") == "m"), feeds, w_prev, w)),
+            ("journeys", lambda: _write_journeys(spark, settings, out.where(F.col("out") == "j"))),
+            ("state", lambda: _write_state(
+                spark, settings, finalized, out.where(F.col("out") == "s"), w_prev, w, since)),
+            ("buffer", lambda: remaining.select(*EVENTS.fieldNames()).write.format("delta")
+                .mode("overwrite").save(SILVER_DETECT_BUFFER.location(settings))),
+            ("feed syncs", lambda: _record_syncs(spark, settings, batch_id, syncs)),
+        ]  # fmt: skip
         if n_late:
-            sinks.merge_by_key(
-                spark,
-                SILVER_LATE_EVENTS,
-                settings,
-                late.select(
-                    "event_id",
-                    "event_time",
-                    "user_id",
-                    "event_type",
-                    F.lit(w_prev).cast("timestamp").alias("watermark"),
-                ),
-                ("event_id",),
-                update_matched=False,
-            )
-        _record_syncs(spark, settings, batch_id, syncs)
+            writes.append(("late events", lambda: _write_late(spark, settings, late, w_prev)))
+        with _phase("writes"):
+            sinks.write_concurrently("detect", writes)
         return _record(
             spark,
             settings,
@@ -791,6 +781,26 @@ def _write_journeys(spark: SparkSession, settings: Settings, out: DataFrame) -> 
         spark, SILVER_JOURNEYS, settings, rows.select(*JOURNEYS.fieldNames()), ("journey_id",),
         update_matched=True,
     )  # fmt: skip
+
+
+def _write_late(
+    spark: SparkSession, settings: Settings, late: DataFrame, w_prev: datetime | None
+) -> None:
+    """Record the batch's late events (behind the previous watermark: not applied)."""
+    sinks.merge_by_key(
+        spark,
+        SILVER_LATE_EVENTS,
+        settings,
+        late.select(
+            "event_id",
+            "event_time",
+            "user_id",
+            "event_type",
+            F.lit(w_prev).cast("timestamp").alias("watermark"),
+        ),
+        ("event_id",),
+        update_matched=False,
+    )
 
 
 def _live(state: DataFrame, w_prev: datetime | None) -> DataFrame:
