@@ -56,14 +56,43 @@ def archive_path() -> Path | None:
         return None
     # Spark's launcher puts the jars of this pyspark installation on the JVM's class path, which
     # the archive must match: one archive per Java binary, pyspark installation and Delta.
-    spec = importlib.util.find_spec("pyspark")
-    spark_home = os.path.dirname(spec.origin) if spec and spec.origin else ""
     key = "|".join(
-        (os.path.realpath(java), os.path.realpath(spark_home), version("pyspark"),
-         version("delta-spark"))
-    )  # fmt: skip
+        (os.path.realpath(java), _pyspark_dir(), version("pyspark"), version("delta-spark"))
+    )
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return Path(cache_dir(), f"jvm-classes-{digest}.jsa")
+
+
+def _pyspark_dir() -> str:
+    """The folder of the pyspark installation this process imports (its real path)."""
+    spec = importlib.util.find_spec("pyspark")
+    return os.path.realpath(os.path.dirname(spec.origin) if spec and spec.origin else "")
+
+
+def _owner(archive: Path) -> Path:
+    """The file beside an archive that names the pyspark installation it was made for."""
+    return archive.with_suffix(".owner")
+
+
+def prune() -> list[Path]:
+    """Remove the archives made for pyspark installations that no longer exist.
+
+    Each virtual environment (each clone, in CI) gets its own ~200 MB archive in the user's
+    cache, which outlives it; an archive whose recorded installation folder is gone can never
+    be mapped again. Archives without a record (made before records were kept) are left alone.
+    Returns the archives removed.
+    """
+    removed: list[Path] = []
+    for archive in sorted(Path(cache_dir()).glob("jvm-classes-*.jsa")):
+        try:
+            owner = _owner(archive).read_text().strip()
+        except OSError:
+            continue
+        if owner and not os.path.isdir(owner):
+            for path in (archive, archive.with_suffix(".log"), _owner(archive)):
+                path.unlink(missing_ok=True)
+            removed.append(archive)
+    return removed
 
 
 def cache_dir() -> str:
@@ -130,6 +159,7 @@ def make(timeout_s: float = 900) -> tuple[Path | None, str]:
             return None, f"no class archive: the workload failed (exit {done.returncode}; {log})"
         if not usable(partial):
             return None, f"no class archive: the JVM did not start with the one written ({log})"
+        _owner(target).write_text(_pyspark_dir() + "\n")
         partial.replace(target)
         return target, f"class archive made: {target} ({target.stat().st_size // 2**20} MiB)"
     except (OSError, subprocess.SubprocessError) as e:

@@ -197,6 +197,8 @@ def warm_up() -> None:
         session = build_spark_session(Settings())
     print(f"Spark {session.version} with Delta ({delta_maven_coordinates()}) is ready")
     session.stop()
+    for gone in jvm_archive.prune():
+        print(f"Removed {gone.name}: its pyspark installation is gone")
     if not jvm_archive.driver_options():
         print("Making the JVM's class archive (the demo on a tiny shop, ~2 min, once)")
     _, said = jvm_archive.make()

@@ -113,7 +113,10 @@ def test_make_keeps_an_archive_only_when_a_jvm_starts_with_it(archive, monkeypat
     assert sorted(p.name for p in archive.parent.iterdir()) == [
         archive.name,
         archive.with_suffix(".log").name,
+        archive.with_suffix(".owner").name,
     ]
+    # Beside it, the installation it was made for (what prune() checks).
+    assert archive.with_suffix(".owner").read_text().strip() == jvm_archive._pyspark_dir()
     assert runtime.session_conf(Settings())["spark.driver.extraJavaOptions"].endswith(
         f"-XX:SharedArchiveFile={archive} {jvm_archive.QUIET}"
     )
@@ -143,3 +146,37 @@ def test_each_java_and_pyspark_installation_has_its_own_archive(monkeypatch, tmp
     (tmp_path / "bin").mkdir()
     (tmp_path / "bin" / "java").write_text("#!/bin/sh\n")
     assert jvm_archive.archive_path() != here
+
+
+def test_prune_removes_only_the_archives_of_installations_that_are_gone(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    cache = Path(jvm_archive.cache_dir())
+    cache.mkdir(parents=True)
+    venv = tmp_path / "venv" / "pyspark"
+    venv.mkdir(parents=True)
+
+    def made(name: str, owner: str | None) -> Path:
+        archive = cache / f"jvm-classes-{name}.jsa"
+        archive.write_bytes(b"classes")
+        archive.with_suffix(".log").write_text("demo output\n")
+        if owner is not None:
+            archive.with_suffix(".owner").write_text(owner + "\n")
+        return archive
+
+    alive = made("alive", str(venv))
+    gone = made("gone", str(tmp_path / "deleted-clone" / "pyspark"))
+    unrecorded = made("unrecorded", None)  # made before owners were recorded: left alone
+    (cache / "jars-io.delta:delta-spark_4.1_2.13:4.4.0.txt").write_text("/jars/delta.jar\n")
+
+    assert jvm_archive.prune() == [gone]
+    assert sorted(p.name for p in cache.iterdir()) == sorted(
+        [
+            alive.name,
+            alive.with_suffix(".log").name,
+            alive.with_suffix(".owner").name,
+            unrecorded.name,
+            unrecorded.with_suffix(".log").name,
+            "jars-io.delta:delta-spark_4.1_2.13:4.4.0.txt",
+        ]
+    )
+    assert jvm_archive.prune() == []
