@@ -138,6 +138,8 @@ def make(timeout_s: float = 900) -> tuple[Path | None, str]:
     if target is None:
         return None, "no class archive: Java was not found"
     if target.is_file():
+        if not _owner(target).is_file():  # made before owners were recorded
+            _owner(target).write_text(_pyspark_dir() + "\n")
         return target, f"class archive present: {target}"
     target.parent.mkdir(parents=True, exist_ok=True)
     log = target.with_suffix(".log")

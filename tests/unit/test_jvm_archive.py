@@ -123,6 +123,9 @@ def test_make_keeps_an_archive_only_when_a_jvm_starts_with_it(archive, monkeypat
 
     path, said = jvm_archive.make()  # made once: later calls (every `make jars`) do not run it
     assert path == archive and "present" in said and runs.workloads == 2
+    archive.with_suffix(".owner").unlink()  # an archive made before owners were recorded
+    jvm_archive.make()
+    assert archive.with_suffix(".owner").read_text().strip() == jvm_archive._pyspark_dir()
 
 
 def test_make_reports_a_failed_workload_and_keeps_nothing(archive, monkeypatch):
