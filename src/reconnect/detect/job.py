@@ -352,7 +352,9 @@ def _apply(
         late = new.where(F.lit(False))
         on_time = new
     pending = buffered.unionByName(on_time)
-    finalized = pending.where(F.col("event_time") < w_lit).persist()
+    # Not cached: its readers filter the cached batch (and the small buffer) again, which cost
+    # less than building a second cache of the same events (docs/benchmarks.md, 2026-12-03).
+    finalized = pending.where(F.col("event_time") < w_lit)
     remaining = pending.where(F.col("event_time") >= w_lit)
 
     state = _live(_table(spark, settings, SILVER_DETECT_STATE, state_v), w_prev).persist()
@@ -464,7 +466,6 @@ def _apply(
         )
     finally:
         out.unpersist()
-        finalized.unpersist()
         state.unpersist()
 
 
