@@ -61,7 +61,11 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.sql.shuffle.partitions": str(s.shuffle_partitions),
         "spark.ui.enabled": str(s.ui_enabled).lower(),
         "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
-        "spark.databricks.delta.snapshotPartitions": str(max(2, s.shuffle_partitions)),
+        # Rebuilding a table's state from its log: one task on local Spark, where the logs are
+        # small and a task's start costs more than its work (docs/decisions.md).
+        "spark.databricks.delta.snapshotPartitions": (
+            "1" if _local(s.master) else str(max(2, s.shuffle_partitions))
+        ),
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
         "spark.sql.warehouse.dir": os.path.join(settings.paths.lakehouse, "_warehouse"),
         # The JVM clock zone matters for a few legacy datetime paths; keep it UTC as well.

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from reconnect import runtime
-from reconnect.settings import DEFAULT_CONF_DIR, Settings, SettingsError, load_settings
+from reconnect.settings import (
+    DEFAULT_CONF_DIR,
+    Settings,
+    SettingsError,
+    SparkSettings,
+    load_settings,
+)
 from reconnect.tables import migration_files, render_migration
 
 
@@ -127,3 +133,13 @@ def test_jar_repair_finds_modules_ivy_resolved_from_a_pom_only_maven_folder(tmp_
     ivy_module("org.example", "remote", "1.0", jar=False)  # not in ~/.m2 at all
 
     assert runtime.pom_only_artifacts(ivy, m2) == ["org.slf4j:slf4j-api:2.0.13"]
+
+
+def test_delta_rebuilds_table_state_in_one_task_on_local_spark_only(tmp_path):
+    key = "spark.databricks.delta.snapshotPartitions"
+    local = Settings(spark=SparkSettings(shuffle_partitions=8)).with_paths(tmp_path)
+    assert runtime.spark_conf(local)[key] == "1"  # small logs: a task's start outweighs its work
+    cluster = Settings(spark=SparkSettings(master=None, shuffle_partitions=8)).with_paths(tmp_path)
+    assert runtime.spark_conf(cluster)[key] == "8"
+    chosen = SparkSettings(conf={key: "4"})  # spark.conf still replaces it
+    assert runtime.spark_conf(Settings(spark=chosen).with_paths(tmp_path))[key] == "4"
