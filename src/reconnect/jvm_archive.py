@@ -23,6 +23,7 @@ installation (another virtual environment) never picks it up.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
@@ -89,8 +90,11 @@ def prune() -> list[Path]:
         except OSError:
             continue
         if owner and not os.path.isdir(owner):
-            for path in (archive, archive.with_suffix(".log"), _owner(archive)):
-                path.unlink(missing_ok=True)
+            try:
+                for path in (archive, archive.with_suffix(".log"), _owner(archive)):
+                    path.unlink(missing_ok=True)
+            except OSError:
+                continue  # not ours to remove (permissions): left as it is
             removed.append(archive)
     return removed
 
@@ -139,7 +143,8 @@ def make(timeout_s: float = 900) -> tuple[Path | None, str]:
         return None, "no class archive: Java was not found"
     if target.is_file():
         if not _owner(target).is_file():  # made before owners were recorded
-            _owner(target).write_text(_pyspark_dir() + "\n")
+            with contextlib.suppress(OSError):  # without it, the archive is only never pruned
+                _owner(target).write_text(_pyspark_dir() + "\n")
         return target, f"class archive present: {target}"
     target.parent.mkdir(parents=True, exist_ok=True)
     log = target.with_suffix(".log")
