@@ -75,6 +75,12 @@ def _owner(archive: Path) -> Path:
     return archive.with_suffix(".owner")
 
 
+def _record_owner(archive: Path) -> None:
+    """Name this pyspark installation beside ``archive`` (without it, it is only never pruned)."""
+    with contextlib.suppress(OSError):
+        _owner(archive).write_text(_pyspark_dir() + "\n")
+
+
 def prune() -> list[Path]:
     """Remove the archives made for pyspark installations that no longer exist.
 
@@ -143,8 +149,7 @@ def make(timeout_s: float = 900) -> tuple[Path | None, str]:
         return None, "no class archive: Java was not found"
     if target.is_file():
         if not _owner(target).is_file():  # made before owners were recorded
-            with contextlib.suppress(OSError):  # without it, the archive is only never pruned
-                _owner(target).write_text(_pyspark_dir() + "\n")
+            _record_owner(target)
         return target, f"class archive present: {target}"
     target.parent.mkdir(parents=True, exist_ok=True)
     log = target.with_suffix(".log")
@@ -166,8 +171,8 @@ def make(timeout_s: float = 900) -> tuple[Path | None, str]:
             return None, f"no class archive: the workload failed (exit {done.returncode}; {log})"
         if not usable(partial):
             return None, f"no class archive: the JVM did not start with the one written ({log})"
-        _owner(target).write_text(_pyspark_dir() + "\n")
         partial.replace(target)
+        _record_owner(target)
         return target, f"class archive made: {target} ({target.stat().st_size // 2**20} MiB)"
     except (OSError, subprocess.SubprocessError) as e:
         return None, f"no class archive: {e}"
