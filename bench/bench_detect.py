@@ -9,9 +9,12 @@ events in event-time order, written to Delta; the count-only floor of the first 
 (``groupBy(user_id)`` count and max(event_time)) is reported beside it. Measured:
 ``reconnect detect`` (availableNow) over the same bronze table into empty detection tables, in
 one micro-batch (``max_files_per_trigger`` unset) and, with ``--batches K``, again from scratch
-with ``max_files_per_trigger`` set so the run takes about K micro-batches.
+with ``max_files_per_trigger`` set so the run takes about K micro-batches. With
+``--no-decisions``, one more run with the per-user machine stubbed out (``bench/stubs.py``: it
+reads its inputs and outputs nothing) and the floor again: what the Spark part costs.
 
     python bench/bench_detect.py --events 1000000 --batches 4
+    python bench/bench_detect.py --events 1000000 --no-decisions
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from reconnect.tables import (
     TableSpec,
     ensure_tables,
 )
+from stubs import detection_without_machine  # bench/ is on sys.path
 
 
 def jvm_pid(spark) -> int | None:
@@ -270,6 +274,11 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--campaigns", default=str(PROJECT_ROOT / "conf" / "campaigns"))
     parser.add_argument("--out", default=None, help="also write the JSON result here")
+    parser.add_argument(
+        "--no-decisions",
+        action="store_true",
+        help="then detect again with the per-user machine stubbed out, and the floor again",
+    )
     args = parser.parse_args()
 
     root = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bench-detect-"))
@@ -344,6 +353,21 @@ def main() -> None:
                 "events_per_s": rate(many["seconds"]),
                 "ratio_to_floor": round(many["seconds"] / floor, 2),
             }
+        if args.no_decisions:
+            # What the Spark part costs: the same run with the machine reading its inputs and
+            # deciding nothing (bench/stubs.py), then the floor again; the stub's ratio is
+            # against the better of the run's two floors.
+            with detection_without_machine():
+                stub = timed_detect(spark, settings, campaigns, "detect, no decisions")
+            floor_after, _ = timed_floors(spark, settings, root)
+            print(f"[floor] grouped {floor_after:.1f}s (after)", flush=True)
+            best_floor = min(floor, floor_after)
+            result["no_decisions"] = {
+                "seconds": stub["seconds"],
+                "floor_after_s": round(floor_after, 1),
+                "ratio_to_floor": round(stub["seconds"] / best_floor, 2),
+                "detect_ratio_to_best_floor": round(one["seconds"] / best_floor, 2),
+            }
         result["python_driver_peak_rss_mb"] = round(
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         )
@@ -372,6 +396,13 @@ def main() -> None:
                 f"{r['batches']} | {r['state_rows']:,} | {r['state_bytes']:,} | "
                 f"{r['step_eligibility_rows']:,} | {r['journeys_rows']:,} | "
                 f"{result['jvm_peak_rss_mb']} MB |"
+            )
+        if "no_decisions" in result:
+            nd = result["no_decisions"]
+            print(
+                f"\nno decisions: {nd['seconds']:.1f}s, {nd['ratio_to_floor']:.2f}x the better "
+                f"floor ({floor:.1f}s before, {nd['floor_after_s']:.1f}s after); detect "
+                f"{nd['detect_ratio_to_best_floor']:.2f}x it"
             )
     finally:
         if not args.keep:

@@ -13,9 +13,12 @@ Floor: read the due messages (step eligibility behind the watermark) and write t
 a new Delta folder. Measured: ``run_send`` into empty sending tables (one micro-batch: settle
 into ``gold.messages``, then deliver the SENT messages with the default file provider, JSON
 Lines under ``<lakehouse>/outbox/<channel>/``). Both best of ``--repeat``; the sending tables,
-checkpoint and outbox are reset before each sender run (not timed).
+checkpoint and outbox are reset before each sender run (not timed). With ``--no-decisions``, one
+more send with the per-person pass stubbed out (``bench/stubs.py``: every message suppressed, none
+decided or delivered) and one more floor, which joins the best-of: what the Spark part costs.
 
     python bench/bench_send.py --messages 1000000 --out /tmp/bench-send.md
+    python bench/bench_send.py --messages 1000000 --repeat 2 --no-decisions
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ from reconnect.tables import (
     TableSpec,
     ensure_tables,
 )
+from stubs import sender_without_pass  # bench/ is on sys.path
 
 START = datetime(2026, 3, 1, tzinfo=UTC)  # due times spread over 30 days from here
 DAYS = 30
@@ -504,6 +508,11 @@ def main() -> None:
     parser.add_argument(
         "--list-syncs", type=int, default=1, help="daily subscriber-list syncs (default 1)"
     )
+    parser.add_argument(
+        "--no-decisions",
+        action="store_true",
+        help="then send again with the per-person pass stubbed out, and the floor again",
+    )
     args = parser.parse_args()
 
     root = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bench-send-"))
@@ -541,6 +550,14 @@ def main() -> None:
             floors.append(timed_floor(spark, settings, root / "floor"))
             print(f"[floor] {floors[-1]:.1f}s", flush=True)
             sends.append(timed_send(spark, settings, campaigns))
+        stub = None
+        if args.no_decisions:
+            # What the Spark part costs: the same send with a pass that suppresses every message
+            # without deciding (bench/stubs.py), then the floor again, which joins the best-of.
+            with sender_without_pass():
+                stub = timed_send(spark, settings, campaigns)
+            floors.append(timed_floor(spark, settings, root / "floor"))
+            print(f"[floor] {floors[-1]:.1f}s (after)", flush=True)
         floor = min(floors)
         best = min(sends, key=lambda r: r["seconds"])
 
@@ -568,6 +585,13 @@ def main() -> None:
             ),
             "jvm_peak_rss_mb": peak_rss_mb(jvm_pid(spark)),
         }  # fmt: skip
+        if stub is not None:
+            result["no_decisions"] = {
+                "seconds": round(stub["seconds"], 2),
+                "settle_s": stub["settle_s"],
+                "settled": stub["settled"],
+                "ratio_to_floor": round(stub["seconds"] / floor, 2),
+            }
         spark.stop()
         print(json.dumps(result))
         if not result["settled_equals_due"]:
@@ -589,6 +613,12 @@ def main() -> None:
         print(HEADER)
         print(RULE)
         print(row)
+        if stub is not None:
+            nd = result["no_decisions"]
+            print(
+                f"\nno decisions: {nd['seconds']:.1f}s (settle {nd['settle_s']:.1f}s, "
+                f"{nd['settled']:,} messages written), {nd['ratio_to_floor']:.2f}x the floor"
+            )
         if args.out:
             out = Path(args.out)
             new = not out.exists() or out.stat().st_size == 0
