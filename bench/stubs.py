@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import pyarrow as pa
@@ -42,14 +42,19 @@ def _no_machine(batches: Iterable[pa.RecordBatch], *_: Any) -> Iterator[pa.Recor
 
 
 @contextmanager
-def detection_without_machine() -> Iterator[None]:
-    """Within the block, detection's per-user machine reads its inputs and outputs nothing."""
-    real = detect_job.run_partition
-    detect_job.run_partition = _no_machine  # type: ignore[assignment]
+def _replaced(module: Any, name: str, stub: Any) -> Iterator[None]:
+    """``module.name`` is ``stub`` within the block (an unknown name raises, never a no-op)."""
+    real = getattr(module, name)
+    setattr(module, name, stub)
     try:
         yield
     finally:
-        detect_job.run_partition = real
+        setattr(module, name, real)
+
+
+def detection_without_machine() -> AbstractContextManager[None]:
+    """Within the block, detection's per-user machine reads its inputs and outputs nothing."""
+    return _replaced(detect_job, "run_partition", _no_machine)
 
 
 _SUPPRESSED = {"state": "SUPPRESSED", "reason": "NO_IDENTIFIER"}
@@ -73,12 +78,6 @@ def _suppress_all(batches: Iterable[pa.RecordBatch], *_: Any) -> Iterator[pa.Rec
         yield pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
-@contextmanager
-def sender_without_pass() -> Iterator[None]:
+def sender_without_pass() -> AbstractContextManager[None]:
     """Within the block, the sender's per-person pass suppresses every message it is handed."""
-    real = send_job.pass_partition
-    send_job.pass_partition = _suppress_all  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        send_job.pass_partition = real
+    return _replaced(send_job, "pass_partition", _suppress_all)
