@@ -40,9 +40,8 @@ from reconnect.detect.job import run_detect
 from reconnect.feeds.jobs import run_feed_changes
 from reconnect.generate import GeneratorConfig, generate_shop
 from reconnect.ingest.streams import SOURCES, run_ingest
-from reconnect.runtime import build_spark_session
-from reconnect.settings import PROJECT_ROOT, Settings, SparkSettings
-from reconnect.tables import (
+from reconnect.lake.migrations import ensure_tables
+from reconnect.lake.tables import (
     BRONZE_EVENTS,
     DETECT_TABLES,
     GOLD_STEP_ELIGIBILITY,
@@ -50,8 +49,9 @@ from reconnect.tables import (
     SILVER_DETECT_STATE,
     SILVER_JOURNEYS,
     TableSpec,
-    ensure_tables,
 )
+from reconnect.runtime import build_spark_session
+from reconnect.settings import PROJECT_ROOT, Settings, SparkSettings
 from stubs import detection_without_machine  # bench/ is on sys.path
 
 

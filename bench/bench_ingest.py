@@ -20,9 +20,10 @@ from pathlib import Path
 
 from reconnect.generate import GeneratorConfig, generate_shop
 from reconnect.ingest.streams import run_ingest
+from reconnect.lake.migrations import ensure_tables
+from reconnect.lake.tables import BRONZE_EVENTS
 from reconnect.runtime import build_spark_session
 from reconnect.settings import Settings, SparkSettings
-from reconnect.tables import BRONZE_EVENTS, ensure_tables
 
 
 def jvm_peak_rss_mb(spark) -> int | None:

@@ -43,27 +43,29 @@ from pyspark.sql import types as T
 from bench_detect import WorkerMemory as DetectWorkerMemory  # bench/ is on sys.path
 from reconnect.campaigns.loader import load_campaigns
 from reconnect.campaigns.model import Campaign
+from reconnect.lake.migrations import ensure_tables
+from reconnect.lake.schemas import (
+    DETECT_PROGRESS,
+    EVENTS,
+    JOURNEYS,
+    STEP_ELIGIBILITY,
+    SUBSCRIPTIONS,
+)
+from reconnect.lake.tables import (
+    BRONZE_EVENTS,
+    BRONZE_SUBSCRIPTIONS,
+    GOLD_DELIVERIES,
+    GOLD_MESSAGES,
+    GOLD_STEP_ELIGIBILITY,
+    SEND_TABLES,
+    SILVER_DETECT_PROGRESS,
+    SILVER_JOURNEYS,
+    TableSpec,
+)
 from reconnect.runtime import build_spark_session
 from reconnect.send.decide import PRODUCT_TYPES
 from reconnect.send.job import run_send
 from reconnect.settings import PROJECT_ROOT, Settings, SparkSettings
-from reconnect.tables import (
-    BRONZE_EVENTS,
-    BRONZE_SUBSCRIPTIONS,
-    DETECT_PROGRESS,
-    EVENTS,
-    GOLD_DELIVERIES,
-    GOLD_MESSAGES,
-    GOLD_STEP_ELIGIBILITY,
-    JOURNEYS,
-    SEND_TABLES,
-    SILVER_DETECT_PROGRESS,
-    SILVER_JOURNEYS,
-    STEP_ELIGIBILITY,
-    SUBSCRIPTIONS,
-    TableSpec,
-    ensure_tables,
-)
 from stubs import sender_without_pass  # bench/ is on sys.path
 
 START = datetime(2026, 3, 1, tzinfo=UTC)  # due times spread over 30 days from here

@@ -88,7 +88,7 @@ def lakehouse_template(
     ~30 lakes of a test run (docs/decisions.md). Tests of the DDL itself are marked
     ``empty_lakehouse`` and start from nothing.
     """
-    from reconnect.tables import ensure_tables
+    from reconnect.lake.migrations import ensure_tables
 
     template = _lake_settings(spark_settings, tmp_path_factory.mktemp("template"), "template")
     ensure_tables(spark, template)

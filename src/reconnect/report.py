@@ -5,8 +5,7 @@ from __future__ import annotations
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from reconnect.settings import Settings
-from reconnect.tables import (
+from reconnect.lake.tables import (
     BRONZE_EVENTS,
     BRONZE_INGEST_FILES,
     BRONZE_PRODUCT_SNAPSHOTS,
@@ -17,6 +16,7 @@ from reconnect.tables import (
     SILVER_USER_ATTRIBUTE_CHANGES,
     TableSpec,
 )
+from reconnect.settings import Settings
 
 
 def _read(spark: SparkSession, table: TableSpec, settings: Settings):  # type: ignore[no-untyped-def]

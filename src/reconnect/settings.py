@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from reconnect.vocabulary import CHANNELS, DEFAULT_PRIORITY_ORDER
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONF_DIR = PROJECT_ROOT / "conf"
 ENV_VAR = "RECONNECT_ENV"
@@ -148,19 +150,6 @@ class DetectionSettings(_Strict):
         return parse_interval(getattr(self, name))
 
 
-CHANNEL_NAMES = ("email", "sms", "web_push", "app_push")  # R-CHAN-1
-DEFAULT_PRIORITY_ORDER = (  # R-PRIO-1, highest first
-    "user_attribute_change",
-    "custom_cancel_all_others",
-    "cart_abandonment",
-    "price_drop",
-    "product_attribute_change",
-    "product_view",
-    "custom",
-    "scheduled",
-)
-
-
 class QuietHours(_Strict):
     """R-QUIET-1: no sends from ``start`` to ``end`` (local time of the user, HH:MM)."""
 
@@ -246,7 +235,7 @@ class SenderSettings(_Strict):
         default_factory=dict, description="R-QUIET-1: per channel; none by default."
     )
     providers: dict[str, ProviderSettings] = Field(
-        default_factory=lambda: {c: ProviderSettings() for c in CHANNEL_NAMES},
+        default_factory=lambda: {c: ProviderSettings() for c in CHANNELS},
         description="R-SEND-3: one provider per channel.",
     )
 
@@ -268,10 +257,10 @@ class SenderSettings(_Strict):
     @field_validator("quiet_hours", "providers")
     @classmethod
     def _channels(cls, v: dict[str, Any]) -> dict[str, Any]:
-        unknown = [k for k in v if k not in CHANNEL_NAMES]
+        unknown = [k for k in v if k not in CHANNELS]
         if unknown:
             raise ValueError(
-                f"unknown channel {unknown[0]!r}; expected one of {', '.join(CHANNEL_NAMES)}"
+                f"unknown channel {unknown[0]!r}; expected one of {', '.join(CHANNELS)}"
             )
         return v
 

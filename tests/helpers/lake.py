@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconnect.lake.tables import TableSpec
 from reconnect.settings import Settings
-from reconnect.tables import TableSpec
 
 
 def rows(

@@ -13,7 +13,7 @@ import yaml
 
 from reconnect.campaigns.loader import parse_campaign
 from reconnect.campaigns.model import Campaign
-from reconnect.landing import events_dir, feed_sync_dir, subscribers_sync_dir
+from reconnect.lake.landing import events_dir, feed_sync_dir, subscribers_sync_dir
 from reconnect.settings import PROJECT_ROOT, Settings
 
 SPEC_DIR = PROJECT_ROOT.parent / "shared" / "spec"
@@ -125,7 +125,7 @@ def run_scenario(spark: Any, settings: Settings, s: Scenario, send: bool = True)
 
 def messages(spark: Any, settings: Settings) -> list[dict[str, Any]]:
     """Step eligibility rows as dicts, in a stable order."""
-    from reconnect.tables import GOLD_STEP_ELIGIBILITY
+    from reconnect.lake.tables import GOLD_STEP_ELIGIBILITY
 
     rows = spark.read.format("delta").load(GOLD_STEP_ELIGIBILITY.location(settings)).collect()
     out = [r.asDict(recursive=True) for r in rows]
@@ -136,7 +136,7 @@ def messages(spark: Any, settings: Settings) -> list[dict[str, Any]]:
 
 def sent_messages(spark: Any, settings: Settings) -> list[dict[str, Any]]:
     """gold.messages rows as dicts, in a stable order."""
-    from reconnect.tables import GOLD_MESSAGES
+    from reconnect.lake.tables import GOLD_MESSAGES
 
     rows = spark.read.format("delta").load(GOLD_MESSAGES.location(settings)).collect()
     return sorted(

@@ -32,8 +32,8 @@ from reconnect.campaigns.conditions import (
     parse_condition,
 )
 from reconnect.campaigns.model import SHORTHAND_CONDITIONS, AttributeChange
+from reconnect.lake.schemas import MONEY
 from reconnect.settings import DEFAULT_CONF_DIR
-from reconnect.tables import MONEY
 
 pytestmark = pytest.mark.spark
 

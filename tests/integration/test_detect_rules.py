@@ -102,7 +102,7 @@ def test_r_trig_4_feed_changes_reach_only_who_may_watch_then(spark):
     from reconnect.campaigns.loader import parse_campaign
     from reconnect.detect import inputs as I
     from reconnect.detect.plan import plan_campaigns
-    from reconnect.detect.schedule import to_micros
+    from reconnect.micros import to_micros
 
     price = parse_campaign({
         "id": "price", "name": "price", "type": "price_drop", "channels": ["email"],
@@ -144,8 +144,10 @@ def test_state_ttl_of_a_user_the_machine_ran_only_for_a_feed_change_stays_their_
     # watch's end (tests/unit/test_detect_machine.py), and the state MERGE keeps the TTL of the
     # last event it stored.
     from reconnect.detect.job import OUTPUT_SCHEMA, _write_state
-    from reconnect.detect.schedule import to_micros
-    from reconnect.tables import DETECT_STATE, EVENTS, SILVER_DETECT_STATE, ensure_tables
+    from reconnect.lake.migrations import ensure_tables
+    from reconnect.lake.schemas import DETECT_STATE, EVENTS
+    from reconnect.lake.tables import SILVER_DETECT_STATE
+    from reconnect.micros import to_micros
 
     ensure_tables(spark, lake)
     stored = [("user", "u1", None, ts("2026-01-05T10:00:00Z"), "{}", ["P1"],
@@ -171,7 +173,9 @@ def test_state_expired_behind_the_previous_watermark_counts_as_absent_until_a_ne
     # that wrote it is gone for every later batch (not read, replaced as a new row by the
     # MERGE), and is deleted when the watermark enters a new UTC day.
     from reconnect.detect.job import OUTPUT_SCHEMA, _live, _write_state
-    from reconnect.tables import DETECT_STATE, EVENTS, SILVER_DETECT_STATE, ensure_tables
+    from reconnect.lake.migrations import ensure_tables
+    from reconnect.lake.schemas import DETECT_STATE, EVENTS
+    from reconnect.lake.tables import SILVER_DETECT_STATE
 
     ensure_tables(spark, lake)
     stored = [
@@ -222,13 +226,9 @@ def test_a_rerun_batch_applies_again_the_feed_syncs_its_stopped_attempt_recorded
     # (else their price drops and attribute changes, R-TRIG-4, R-TYPE-PRICE, R-TYPE-UATTR, would
     # be lost from the state); a later batch does not.
     from reconnect.detect.job import _feeds_and_syncs_to_apply
-    from reconnect.tables import (
-        DETECT_FEED_SYNCS,
-        FEED_SYNC_PROGRESS,
-        SILVER_DETECT_FEED_SYNCS,
-        SILVER_FEED_SYNC_PROGRESS,
-        ensure_tables,
-    )
+    from reconnect.lake.migrations import ensure_tables
+    from reconnect.lake.schemas import DETECT_FEED_SYNCS, FEED_SYNC_PROGRESS
+    from reconnect.lake.tables import SILVER_DETECT_FEED_SYNCS, SILVER_FEED_SYNC_PROGRESS
 
     ensure_tables(spark, lake)
     p1, u1, p2 = ts("2026-01-05T00:00:00Z"), ts("2026-01-06T00:00:00Z"), ts("2026-01-07T00:00:00Z")

@@ -16,13 +16,13 @@ from tests.helpers.landing import write_csv, write_lines
 from reconnect.feeds.changes import drop_percent
 from reconnect.feeds.jobs import PRODUCT_FEED, plan_syncs, run_feed_changes
 from reconnect.ingest.streams import run_ingest
-from reconnect.settings import Settings
-from reconnect.tables import (
+from reconnect.lake.tables import (
     SILVER_FEED_SYNC_PROGRESS,
     SILVER_PRODUCT_CHANGES,
     SILVER_USER_ATTRIBUTE_CHANGES,
     TableSpec,
 )
+from reconnect.settings import Settings
 
 pytestmark = pytest.mark.spark
 

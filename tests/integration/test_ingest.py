@@ -11,18 +11,18 @@ import pytest
 from tests.helpers.lake import rows, separate_lake
 from tests.helpers.landing import event, write_csv, write_lines
 
-from reconnect.ingest.sinks import replace_syncs, syncs_predicate
 from reconnect.ingest.streams import run_ingest, with_line_origin, write_events_batch
-from reconnect.settings import Settings, StreamingSettings
-from reconnect.tables import (
+from reconnect.lake.migrations import ensure_tables
+from reconnect.lake.tables import (
     BRONZE_EVENTS,
     BRONZE_INGEST_FILES,
     BRONZE_PRODUCT_SNAPSHOTS,
     BRONZE_QUARANTINE,
     BRONZE_SUBSCRIPTIONS,
     BRONZE_USER_SNAPSHOTS,
-    ensure_tables,
 )
+from reconnect.lake.writes import replace_syncs, syncs_predicate
+from reconnect.settings import Settings, StreamingSettings
 
 pytestmark = pytest.mark.spark
 

@@ -28,10 +28,7 @@ from reconnect.detect.job import run_detect
 from reconnect.feeds.jobs import run_feed_changes
 from reconnect.generate import GeneratorConfig, generate_shop
 from reconnect.ingest.streams import run_ingest
-from reconnect.send.decide import REASONS, TERMINAL_STATES
-from reconnect.send.job import run_send
-from reconnect.settings import PROJECT_ROOT
-from reconnect.tables import (
+from reconnect.lake.tables import (
     BRONZE_EVENTS,
     BRONZE_SUBSCRIPTIONS,
     GOLD_MESSAGES,
@@ -40,6 +37,9 @@ from reconnect.tables import (
     SILVER_JOURNEYS,
     SILVER_SEND_PROGRESS,
 )
+from reconnect.send.job import run_send
+from reconnect.settings import PROJECT_ROOT
+from reconnect.vocabulary import REASONS, TERMINAL_STATES
 
 pytestmark = pytest.mark.spark
 

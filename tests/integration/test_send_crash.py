@@ -31,9 +31,10 @@ import yaml
 from helpers.lake import separate_lake
 from helpers.scenario import Scenario, campaign, run_pipeline
 from helpers.webhook_server import RecordingServer
+from reconnect.lake.tables import GOLD_MESSAGES
 from reconnect.send.job import run_send
-from reconnect.settings import CHANNEL_NAMES, PROJECT_ROOT, ProviderSettings
-from reconnect.tables import GOLD_MESSAGES
+from reconnect.settings import PROJECT_ROOT, ProviderSettings
+from reconnect.vocabulary import CHANNELS
 
 pytestmark = pytest.mark.spark
 
@@ -122,7 +123,7 @@ def _conf(lake, campaigns: Path, url: str, path: Path) -> Path:
     hook = {"kind": "webhook", "url": url, "backoff_seconds": 0.01, "max_attempts": 3}
     # Every channel to the webhook (the campaigns use e-mail and web push): a file channel would
     # run an empty delivery in the executors in each of the many runs, only costing time.
-    conf["sender"]["providers"] = {c: hook for c in CHANNEL_NAMES}
+    conf["sender"]["providers"] = {c: hook for c in CHANNELS}
     path.write_text(yaml.safe_dump(conf))
     return path
 
@@ -156,7 +157,7 @@ def test_sigkill_during_writes_and_delivery_sends_every_message_once(spark, lake
     with RecordingServer() as server:
         hook = ProviderSettings(kind="webhook", url=server.url, backoff_seconds=0.01)
         ref = ref.model_copy(update={"sender": ref.sender.model_copy(
-            update={"providers": {c: hook for c in CHANNEL_NAMES}})})  # fmt: skip
+            update={"providers": {c: hook for c in CHANNELS}})})  # fmt: skip
         run_send(spark, ref, s.campaigns)
         assert len(server.unique_keys()) == len(server.requests)
     reference = _messages(spark, ref)

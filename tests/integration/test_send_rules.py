@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 
 from helpers.scenario import Scenario, campaign, run_pipeline, run_scenario, sent_messages, ts
-from reconnect.landing import subscribers_sync_dir
-from reconnect.send.job import summarize
-from reconnect.settings import QuietHours
-from reconnect.tables import (
+from reconnect.lake.landing import subscribers_sync_dir
+from reconnect.lake.tables import (
     GOLD_DELIVERIES,
     GOLD_LATE_CANCELS,
     SILVER_LATE_EVENTS,
     SILVER_SEND_PROGRESS,
 )
+from reconnect.send.job import summarize
+from reconnect.settings import QuietHours
 
 pytestmark = pytest.mark.spark
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from reconnect.tables import ALL_TABLES, ensure_tables, migration_files
+from reconnect.lake.migrations import ensure_tables, migration_files
+from reconnect.lake.tables import ALL_TABLES
 
 # These tests are about the DDL itself: their lakes start empty, not from the session's template.
 pytestmark = [pytest.mark.spark, pytest.mark.empty_lakehouse]

@@ -51,9 +51,9 @@ from reconnect.campaigns.model import (
     format_duration,
     parse_duration,
 )
-from reconnect.ingest.events import CHANNELS
+from reconnect.lake.schemas import EVENTS
 from reconnect.settings import DEFAULT_CONF_DIR
-from reconnect.tables import EVENTS
+from reconnect.vocabulary import CHANNELS
 
 CART: dict[str, Any] = {
     "id": "cart",

@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 from reconnect.campaigns.loader import parse_campaign
 from reconnect.detect.machine import Input, Machine, UserState, drop_percent, sorted_inputs
 from reconnect.detect.plan import bucket_of, plan_campaigns
-from reconnect.detect.schedule import from_micros, next_slot, slots_between, to_micros
+from reconnect.detect.schedule import next_slot, slots_between
+from reconnect.micros import from_micros, to_micros
 
 
 def t(text: str) -> int:

@@ -24,7 +24,7 @@ import pytest
 
 from reconnect.generate import MALFORMED_KINDS, GenerationSummary, GeneratorConfig, generate_shop
 from reconnect.generate.lines import TimeFormatter, malformed_line
-from reconnect.landing import format_ts
+from reconnect.lake.landing import format_ts
 
 SMALL = GeneratorConfig(events=5_000, events_per_file=1_200)
 MEDIUM = GeneratorConfig(seed=7, events=200_000)

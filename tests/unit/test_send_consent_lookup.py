@@ -7,9 +7,9 @@ and R-OPT-2 (e-mail and SMS need a cuid, push a token of the device).
 from __future__ import annotations
 
 from reconnect.send.consent import LedgerRow, flags
-from reconnect.settings import CHANNEL_NAMES
+from reconnect.vocabulary import CHANNELS
 
-EMAIL, SMS, WEB, APP = (CHANNEL_NAMES.index(c) for c in ("email", "sms", "web_push", "app_push"))
+EMAIL, SMS, WEB, APP = (CHANNELS.index(c) for c in ("email", "sms", "web_push", "app_push"))
 
 
 def listed(channel: str, at: int, opted: bool = True, address: str | None = "a@x.io") -> LedgerRow:

@@ -8,14 +8,14 @@ from zoneinfo import ZoneInfo
 
 from helpers.scenario import campaign
 from reconnect.send.decide import (
-    REASONS,
     CampaignRules,
     decide_person,
     priority_ranks,
     quiet_end,
     send_time,
 )
-from reconnect.settings import CHANNEL_NAMES, QuietHours, SenderSettings
+from reconnect.settings import QuietHours, SenderSettings
+from reconnect.vocabulary import CHANNELS, REASONS
 
 SENDER = SenderSettings()
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -230,4 +230,4 @@ def test_r_quiet_1_a_fallback_channel_in_quiet_hours_is_skipped():
 
 
 def test_channel_names_are_the_rules_four():
-    assert CHANNEL_NAMES == ("email", "sms", "web_push", "app_push")  # R-CHAN-1
+    assert CHANNELS == ("email", "sms", "web_push", "app_push")  # R-CHAN-1

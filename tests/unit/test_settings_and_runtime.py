@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from reconnect import runtime
+from reconnect.lake.migrations import migration_files, render_migration
 from reconnect.settings import (
     DEFAULT_CONF_DIR,
     Settings,
@@ -14,7 +15,6 @@ from reconnect.settings import (
     SparkSettings,
     load_settings,
 )
-from reconnect.tables import migration_files, render_migration
 
 
 def test_every_shipped_environment_file_loads():

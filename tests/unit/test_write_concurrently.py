@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from reconnect.ingest.sinks import write_concurrently
+from reconnect.lake.writes import write_concurrently
 
 
 def test_the_writes_run_at_the_same_time() -> None:
@@ -64,7 +64,7 @@ def test_a_single_write_runs_in_the_calling_thread() -> None:
 
 
 def test_each_write_time_is_logged_under_the_label(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level("INFO", logger="reconnect.ingest.sinks")
+    caplog.set_level("INFO", logger="reconnect.lake.writes")
     write_concurrently("detect", [("messages", lambda: None), ("journeys", lambda: None)])
     logged = sorted(r.getMessage().split()[1] for r in caplog.records)
     assert logged == ["journeys", "messages"]

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from reconnect.landing import atomic_text_file, events_dir
+from reconnect.lake.landing import atomic_text_file, events_dir
 
 from .summary import (
     CsvInput,

@@ -28,7 +28,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-from reconnect.landing import atomic_text_file, events_dir, feed_sync_dir, format_ts
+from reconnect.lake.landing import atomic_text_file, events_dir, feed_sync_dir, format_ts
 
 from .summary import (
     CsvInput,

@@ -12,7 +12,6 @@ from reconnect.campaigns.conditions import (
     Compare,
     Condition,
     Not,
-    attributes_map,
     compile_change,
     compile_condition,
     field_column,
@@ -39,6 +38,7 @@ from reconnect.campaigns.model import (
     ScheduledCampaign,
     UserAttributeChangeCampaign,
 )
+from reconnect.lake.feed_state import attributes_map
 
 __all__ = [
     "CAMPAIGN_TYPES",

@@ -308,19 +308,6 @@ def field_column(field: str) -> Column:
     return F.col(field)
 
 
-def attributes_map(named: Sequence[str], attributes: str = "attributes") -> Column:
-    """A ``map<string,string>`` of a feed row's named columns (as text) plus its ``attributes`` map.
-
-    Feed snapshots keep usual columns (``stock``, ``loyalty_tier``...) as columns and the rest in
-    ``attributes``; conditions name both as ``attributes.<key>``. Named columns win over map
-    entries of the same key.
-    """
-    names = list(named)
-    pairs = [x for n in names for x in (F.lit(n), F.col(n).cast("string"))]
-    others = F.map_filter(F.col(attributes), lambda k, _v: ~k.isin(*names))
-    return F.map_concat(F.create_map(*pairs), others) if names else F.col(attributes)
-
-
 def _text(c: Column) -> Column:
     return c.cast("string")
 

@@ -50,7 +50,7 @@ from reconnect.campaigns.conditions import (
     parse_condition,
     scalar_problem,
 )
-from reconnect.ingest.events import CHANNELS, EVENT_TYPES
+from reconnect.vocabulary import CHANNELS, EVENT_TYPES
 
 Problem: TypeAlias = tuple[Loc, str]
 

@@ -13,24 +13,18 @@ the audience reads the user's attributes in it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import reduce
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from reconnect.campaigns.conditions import (
-    Condition,
-    attributes_map,
-    compile_change,
-    compile_condition,
-)
+from reconnect.campaigns.columns import audience, exit_flag, product_ok, trigger_flag
+from reconnect.campaigns.conditions import compile_change
 from reconnect.campaigns.model import (
     Campaign,
     CartAbandonmentCampaign,
-    CustomCampaign,
     PriceDropCampaign,
     ProductAttributeChangeCampaign,
     ProductViewCampaign,
@@ -38,10 +32,16 @@ from reconnect.campaigns.model import (
 )
 from reconnect.detect.machine import EVENT, PRODUCT_CHANGE, RANKS, SLOT, USER_CHANGE
 from reconnect.detect.plan import CampaignPlan
-
-PRODUCT_NAMED = ("name", "url", "image_url", "category", "brand", "currency", "stock")
-USER_NAMED = ("email", "phone", "timezone", "country", "loyalty_tier")
-CART_TYPES = ("add_to_cart", "remove_from_cart", "sync_cart", "purchase")
+from reconnect.lake.feed_state import (
+    PRODUCT_NAMED,
+    Feeds,
+    attributes_map,
+    product_values,
+    user_values,
+    with_sync,
+    with_user_attributes,
+)
+from reconnect.vocabulary import CART_EVENT_TYPES
 
 INPUT_SCHEMA = T.StructType(
     [
@@ -95,16 +95,6 @@ def _sync_id(prefix: str, key: str, at: str) -> Column:
     )
 
 
-@dataclass(frozen=True)
-class Feeds:
-    """The feed snapshots detection looks values up in, and their sync times (sorted)."""
-
-    products: DataFrame  # bronze.product_snapshots
-    users: DataFrame  # bronze.user_snapshots
-    product_syncs: tuple[datetime, ...]
-    user_syncs: tuple[datetime, ...]
-
-
 def micros(c: Column) -> Column:
     """A timestamp column as UTC microseconds (the machine's unit)."""
     return F.unix_micros(c)
@@ -117,120 +107,6 @@ def indexes(flags: Sequence[tuple[int, Column]]) -> Column:
     return F.array_compact(F.array(*[F.when(flag, F.lit(i)) for i, flag in flags])).cast(
         "array<int>"
     )
-
-
-def _intervals(spark: SparkSession, syncs: Sequence[datetime], until: datetime) -> DataFrame:
-    """``(day, sync_time, next_sync)`` for each day each sync is the latest one (small)."""
-    rows = []
-    for i, s in enumerate(syncs):
-        nxt = syncs[i + 1] if i + 1 < len(syncs) else None
-        end = (nxt or max(until, s)).date()
-        day = s.date()
-        while day <= end:
-            rows.append((day, s, nxt))
-            day += timedelta(days=1)
-    schema = "day DATE, as_of_sync TIMESTAMP, next_sync TIMESTAMP"
-    return spark.createDataFrame(rows, schema)
-
-
-def with_sync(
-    df: DataFrame, time_col: str, syncs: Sequence[datetime], until: datetime
-) -> DataFrame:
-    """Add ``as_of_sync``: the latest sync at or before ``time_col`` (null before the first).
-
-    A broadcast equi-join on the day, then a range filter: each row meets one or two candidates.
-    """
-    spark = df.sparkSession
-    if not syncs:
-        return df.withColumn("as_of_sync", F.lit(None).cast("timestamp"))
-    iv = F.broadcast(_intervals(spark, syncs, until))
-    t = F.col(time_col)
-    joined = df.join(
-        iv,
-        (F.to_date(t) == iv["day"])
-        & (t >= iv["as_of_sync"])
-        & (iv["next_sync"].isNull() | (t < iv["next_sync"])),
-        "left",
-    )
-    return joined.drop("day", "next_sync")
-
-
-def product_values(products: DataFrame) -> DataFrame:
-    """Snapshot rows as ``(as_of_sync, product_id, feed_price, product_attributes)``."""
-    return products.select(
-        F.col("sync_time").alias("as_of_sync"),
-        F.col("product_id").alias("feed_product_id"),
-        F.col("price").alias("feed_price"),
-        F.col("category").alias("feed_category"),
-        attributes_map(PRODUCT_NAMED).alias("product_attributes"),
-    )
-
-
-def user_values(users: DataFrame) -> DataFrame:
-    """Snapshot rows as ``(as_of_sync, cuid, user_attributes)``."""
-    return users.select(
-        F.col("sync_time").alias("user_sync"),
-        F.col("cuid").alias("feed_cuid"),
-        attributes_map(USER_NAMED).alias("user_attributes"),
-    )
-
-
-def _product_field(source: str) -> object:
-    """A resolver for product conditions on events (``source='event'``) or feed rows."""
-
-    def resolve(field: str) -> Column:
-        _head, dot, key = field.partition(".")
-        if dot:
-            return F.try_element_at(F.col("product_attributes"), F.lit(key))
-        if source == "event" and field in ("category", "price"):
-            feed = "feed_category" if field == "category" else "feed_price"
-            return F.coalesce(F.col(field), F.col(feed))  # the event's value, else the feed's
-        return F.col(field if source == "event" else f"feed_{field}")
-
-    return resolve
-
-
-def _user_field(field: str) -> Column:
-    return F.try_element_at(F.col("user_attributes"), F.lit(field.partition(".")[2]))
-
-
-def audience(campaign: Campaign) -> Column:
-    """R-TRIG-5: the campaign's audience over ``user_attributes`` (true for all users)."""
-    if campaign.audience is None:
-        return F.lit(True)
-    return compile_condition(campaign.audience, _user_field)
-
-
-def _product_ok(cond: Condition | None, source: str) -> Column:
-    if cond is None:
-        return F.lit(True)
-    return compile_condition(cond, _product_field(source))  # type: ignore[arg-type]
-
-
-def trigger_flag(campaign: Campaign) -> Column | None:
-    """The event-trigger condition of an event-triggered campaign, without the audience."""
-    et = F.col("event_type")
-    if isinstance(campaign, CartAbandonmentCampaign):
-        return (et == "add_to_cart") & _product_ok(campaign.trigger.product, "event")
-    if isinstance(campaign, ProductViewCampaign):
-        return (et == "product_view") & _product_ok(campaign.trigger.product, "event")
-    if isinstance(campaign, CustomCampaign):
-        t = campaign.trigger
-        flag = et == t.event_type
-        if t.event_name is not None:
-            flag = flag & (F.col("event_name") == t.event_name)
-        if t.where is not None:
-            flag = flag & compile_condition(t.where)
-        return F.coalesce(flag, F.lit(False))
-    return None
-
-
-def exit_flag(campaign: Campaign) -> Column | None:
-    """The "don't send if" event conditions of a campaign (shorthands are the machine's)."""
-    conditions = [r for r in campaign.dont_send_if if not isinstance(r, str)]
-    if not conditions:
-        return None
-    return F.coalesce(reduce(lambda a, b: a | b, map(compile_condition, conditions)), F.lit(False))
 
 
 def _needs_product_values(campaigns: Sequence[Campaign], plans: Sequence[CampaignPlan]) -> bool:
@@ -322,7 +198,7 @@ def event_inputs(
     )
     relevant = (
         F.col("new_session")
-        | et.isin(*CART_TYPES)
+        | et.isin(*CART_EVENT_TYPES)
         | (F.size("triggers") > 0)
         | (F.size("exits") > 0)
         | F.col("links_cuid")
@@ -366,22 +242,6 @@ def event_inputs(
 
 def _has(flags: Sequence[tuple[int, Column]], index: int) -> bool:
     return any(i == index for i, _ in flags)
-
-
-def with_user_attributes(
-    df: DataFrame, cuid_col: str, time_col: str, feeds: Feeds, until: datetime
-) -> DataFrame:
-    """Add ``user_attributes``: the user's attributes in the latest user sync at ``time_col``."""
-    df = with_sync(
-        df.withColumnRenamed("as_of_sync", "_product_sync"), time_col, feeds.user_syncs, until
-    )
-    uv = user_values(feeds.users)
-    df = df.join(
-        uv, (df["as_of_sync"] == uv["user_sync"]) & (df[cuid_col] == uv["feed_cuid"]), "left"
-    )
-    return df.drop("user_sync", "feed_cuid", "as_of_sync").withColumnRenamed(
-        "_product_sync", "as_of_sync"
-    )
 
 
 def watchers(
@@ -459,7 +319,7 @@ def product_change_inputs(
     ch = changes.join(snap, ["sync_time", "product_id"], "inner")
     flags: list[tuple[int, Column]] = []
     for c, p in watching:
-        ok = _product_ok(c.trigger.product, "feed")
+        ok = product_ok(c.trigger.product, "feed")
         if isinstance(c, PriceDropCampaign):
             hit = (F.col("attribute") == "price") & (F.col("new_price") < F.col("old_price"))
         else:

@@ -28,7 +28,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from functools import reduce
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -43,19 +42,23 @@ from reconnect.campaigns.model import Campaign, ScheduledCampaign
 from reconnect.detect import inputs as I
 from reconnect.detect.machine import Input, Machine, UserState
 from reconnect.detect.plan import CampaignPlan, active_campaigns, plan_campaigns
-from reconnect.detect.schedule import slots_between, to_micros
-from reconnect.ingest import sinks
-from reconnect.ingest.streams import LastRow, run_to_end, with_trigger
-from reconnect.settings import Settings
-from reconnect.tables import (
-    BRONZE_EVENTS,
-    BRONZE_PRODUCT_SNAPSHOTS,
-    BRONZE_USER_SNAPSHOTS,
+from reconnect.detect.schedule import slots_between
+from reconnect.lake import writes
+from reconnect.lake.feed_state import Feeds, feeds_with, with_sync
+from reconnect.lake.migrations import ensure_tables
+from reconnect.lake.reads import latest_version, table
+from reconnect.lake.schemas import (
     DETECT_FEED_SYNCS,
     DETECT_PROGRESS,
     EVENTS,
-    GOLD_STEP_ELIGIBILITY,
     JOURNEYS,
+    STEP_ELIGIBILITY,
+)
+from reconnect.lake.streams import LastRow, run_to_end, with_trigger
+from reconnect.lake.tables import (
+    BRONZE_EVENTS,
+    BRONZE_PRODUCT_SNAPSHOTS,
+    GOLD_STEP_ELIGIBILITY,
     SILVER_DETECT_BUFFER,
     SILVER_DETECT_FEED_SYNCS,
     SILVER_DETECT_PROGRESS,
@@ -65,10 +68,9 @@ from reconnect.tables import (
     SILVER_LATE_EVENTS,
     SILVER_PRODUCT_CHANGES,
     SILVER_USER_ATTRIBUTE_CHANGES,
-    STEP_ELIGIBILITY,
-    TableSpec,
-    ensure_tables,
 )
+from reconnect.micros import to_micros
+from reconnect.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +113,6 @@ OUTPUT_SCHEMA = T.StructType(
 )
 _FIELDS = OUTPUT_SCHEMA.fieldNames()
 _FINALIZED = "finalized"  # a count's tag beside the output kinds (never an output kind)
-_PRODUCT_SYNC, _USER_SYNC = "snapshot:product", "snapshot:user"  # tags of load_feeds' rows
 _RERUN = "recorded by this batch id"  # tag of a row in _feeds_and_syncs_to_apply
 _ARROW = None  # built lazily in the workers
 
@@ -208,7 +209,7 @@ def run_detect(
 
 def summarize(spark: SparkSession, settings: Settings) -> DetectSummary:
     """Counts over the detection tables."""
-    progress = _table(spark, settings, SILVER_DETECT_PROGRESS)
+    progress = table(spark, settings, SILVER_DETECT_PROGRESS)
     agg = progress.agg(
         F.count("*").alias("b"),
         F.sum("events_applied").alias("e"),
@@ -216,8 +217,8 @@ def summarize(spark: SparkSession, settings: Settings) -> DetectSummary:
         F.max("watermark").alias("w"),
     ).first()
     assert agg is not None
-    journeys = _table(spark, settings, SILVER_JOURNEYS).groupBy("campaign_type").count().collect()
-    messages = _table(spark, settings, GOLD_STEP_ELIGIBILITY).groupBy("state").count().collect()
+    journeys = table(spark, settings, SILVER_JOURNEYS).groupBy("campaign_type").count().collect()
+    messages = table(spark, settings, GOLD_STEP_ELIGIBILITY).groupBy("state").count().collect()
     return DetectSummary(
         batches=int(agg["b"] or 0),
         events_applied=int(agg["e"] or 0),
@@ -226,21 +227,6 @@ def summarize(spark: SparkSession, settings: Settings) -> DetectSummary:
         journeys_by_type={r["campaign_type"]: int(r["count"]) for r in journeys},
         messages_by_state={r["state"]: int(r["count"]) for r in messages},
     )
-
-
-def _table(
-    spark: SparkSession, settings: Settings, table: TableSpec, version: int | None = None
-) -> DataFrame:
-    reader = spark.read.format("delta")
-    if version is not None:
-        reader = reader.option("versionAsOf", version)
-    return reader.load(table.location(settings))
-
-
-def _latest_version(spark: SparkSession, settings: Settings, table: TableSpec) -> int:
-    row = DeltaTable.forPath(spark, table.location(settings)).history(1).select("version").first()
-    assert row is not None
-    return int(row["version"])
 
 
 # --- one micro-batch ----------------------------------------------------------------------------
@@ -343,7 +329,7 @@ def _apply(
     det = settings.detection
     # Spark hands timestamps to the driver in the session time zone (UTC): compare naive UTC.
     w_lit = F.lit(w).cast("timestamp")
-    buffered = _table(spark, settings, SILVER_DETECT_BUFFER, buffer_v)
+    buffered = table(spark, settings, SILVER_DETECT_BUFFER, buffer_v)
     if w_prev is not None:
         is_late = F.col("event_time") < F.lit(w_prev).cast("timestamp")
         late = new.where(is_late)
@@ -357,7 +343,7 @@ def _apply(
     finalized = pending.where(F.col("event_time") < w_lit)
     remaining = pending.where(F.col("event_time") >= w_lit)
 
-    state = _live(_table(spark, settings, SILVER_DETECT_STATE, state_v), w_prev).persist()
+    state = _live(table(spark, settings, SILVER_DETECT_STATE, state_v), w_prev).persist()
     feeds, syncs = _feeds_and_syncs_to_apply(spark, settings, batch_id, w_prev, w)
     product_syncs, user_syncs, late_syncs = syncs.product, syncs.user, syncs.late
 
@@ -369,17 +355,17 @@ def _apply(
         )
     )
     if product_syncs:
-        changes = _table(spark, settings, SILVER_PRODUCT_CHANGES).where(
+        changes = table(spark, settings, SILVER_PRODUCT_CHANGES).where(
             F.col("sync_time").isin(*[_lit_ts(s) for s in product_syncs])
         )
         changed = changes.select("product_id").distinct()
         watchers = I.watchers(state, finalized, changed, ctx.plans)
-        snaps = _table(spark, settings, BRONZE_PRODUCT_SNAPSHOTS)
+        snaps = table(spark, settings, BRONZE_PRODUCT_SNAPSHOTS)
         p = I.product_change_inputs(changes, snaps, watchers, ctx.campaigns, ctx.plans)
         if p is not None:
             parts.append(p)
     if user_syncs:
-        uchanges = _table(spark, settings, SILVER_USER_ATTRIBUTE_CHANGES).where(
+        uchanges = table(spark, settings, SILVER_USER_ATTRIBUTE_CHANGES).where(
             F.col("sync_time").isin(*[_lit_ts(s) for s in user_syncs])
         )
         u = I.user_change_inputs(uchanges, feeds.users, ctx.campaigns, ctx.plans)
@@ -432,7 +418,7 @@ def _apply(
         # Each write goes to its own table and reads only what this batch fixed before it (the
         # cached machine output, the state and buffer at their recorded versions): they run at
         # once, and the progress row, the batch's commit point, is appended after all of them.
-        writes = [
+        jobs = [
             ("messages", lambda: _write_messages(
                 spark, settings, out.where(F.col("out") == "m"), feeds, w_prev, w)),
             ("journeys", lambda: _write_journeys(spark, settings, out.where(F.col("out") == "j"))),
@@ -443,9 +429,9 @@ def _apply(
             ("feed syncs", lambda: _record_syncs(spark, settings, batch_id, syncs)),
         ]  # fmt: skip
         if n_late:
-            writes.append(("late events", lambda: _write_late(spark, settings, late, w_prev)))
+            jobs.append(("late events", lambda: _write_late(spark, settings, late, w_prev)))
         with _phase("writes"):
-            sinks.write_concurrently("detect", writes)
+            writes.write_concurrently("detect", jobs)
         return _record(
             spark,
             settings,
@@ -457,8 +443,8 @@ def _apply(
             n_late,
             counts.get("m", 0),
             counts.get("j", 0),
-            _latest_version(spark, settings, SILVER_DETECT_STATE),
-            _latest_version(spark, settings, SILVER_DETECT_BUFFER),
+            latest_version(spark, settings, SILVER_DETECT_STATE),
+            latest_version(spark, settings, SILVER_DETECT_BUFFER),
             feed_syncs=len(product_syncs) + len(user_syncs),
             late_feed_syncs=len(late_syncs),
             inputs=sum(counts.values()),
@@ -477,35 +463,6 @@ def _phase(name: str) -> Iterator[None]:
     log.info("detect:   %s %.1fs", name, time.monotonic() - started)
 
 
-def load_feeds(spark: SparkSession, settings: Settings) -> I.Feeds:
-    """The product and user snapshots and their sync times (one query)."""
-    feeds, _ = _feeds_with(spark, settings, None)
-    return feeds
-
-
-def _feeds_with(
-    spark: SparkSession, settings: Settings, extra: DataFrame | None
-) -> tuple[I.Feeds, list[Any]]:
-    """:func:`load_feeds`, plus the rows of ``extra`` (``feed``, ``sync_time``), sorted by time.
-
-    One query for all of them: each query costs a micro-batch a fixed ~0.3 s of planning and
-    Delta bookkeeping on local Spark, whatever its size.
-    """
-    products = _table(spark, settings, BRONZE_PRODUCT_SNAPSHOTS)
-    users = _table(spark, settings, BRONZE_USER_SNAPSHOTS)
-    parts = [
-        products.select(F.lit(_PRODUCT_SYNC).alias("feed"), "sync_time").distinct(),
-        users.select(F.lit(_USER_SYNC).alias("feed"), "sync_time").distinct(),
-    ]
-    if extra is not None:
-        parts.append(extra.select("feed", "sync_time"))
-    rows = sorted(reduce(DataFrame.unionByName, parts).collect(), key=lambda r: r["sync_time"])
-    p_syncs = tuple(r["sync_time"] for r in rows if r["feed"] == _PRODUCT_SYNC)
-    u_syncs = tuple(r["sync_time"] for r in rows if r["feed"] == _USER_SYNC)
-    rest = [r for r in rows if r["feed"] not in (_PRODUCT_SYNC, _USER_SYNC)]
-    return I.Feeds(products, users, p_syncs, u_syncs), rest
-
-
 class SyncsToApply(NamedTuple):
     """The feed syncs a detection batch applies (see :func:`_feeds_and_syncs_to_apply`)."""
 
@@ -521,7 +478,7 @@ def _feeds_and_syncs_to_apply(
     batch_id: int,
     w_prev: datetime | None,
     w: datetime,
-) -> tuple[I.Feeds, SyncsToApply]:
+) -> tuple[Feeds, SyncsToApply]:
     """The feeds (:func:`load_feeds`), and the syncs to apply, in one query.
 
     The product and user syncs are those diffed by ``reconnect feeds``, behind ``w``, not yet
@@ -531,17 +488,17 @@ def _feeds_and_syncs_to_apply(
     its progress row (a crash, a kill): the re-run starts again from the state before that
     attempt, so it applies them again (the insert-only record keeps the first row).
     """
-    recorded = _table(spark, settings, SILVER_DETECT_FEED_SYNCS)
+    recorded = table(spark, settings, SILVER_DETECT_FEED_SYNCS)
     done = recorded.where(F.col("batch_id") < batch_id).select("feed", "sync_time")
     todo = (
-        _table(spark, settings, SILVER_FEED_SYNC_PROGRESS)
+        table(spark, settings, SILVER_FEED_SYNC_PROGRESS)
         .where(F.col("sync_time") < F.lit(w).cast("timestamp"))
         .select("feed", "sync_time")
         .join(done, ["feed", "sync_time"], "left_anti")
     )
     here = recorded.where(F.col("batch_id") == batch_id).limit(1)
     todo = todo.unionByName(here.select(F.lit(_RERUN).alias("feed"), "sync_time"))
-    feeds, rows = _feeds_with(spark, settings, todo)
+    feeds, rows = feeds_with(spark, settings, todo)
     applied = [r for r in rows if r["feed"] != _RERUN]
     return feeds, SyncsToApply(
         product=[r["sync_time"] for r in applied if r["feed"] == "product_feed"],
@@ -552,7 +509,7 @@ def _feeds_and_syncs_to_apply(
 
 
 def _slots(
-    ctx: DetectContext, feeds: I.Feeds, w_prev: datetime | None, w: datetime
+    ctx: DetectContext, feeds: Feeds, w_prev: datetime | None, w: datetime
 ) -> list[tuple[int, str, datetime]]:
     """Schedule slots in ``[w_prev, w)``; the first batch starts at the first user sync."""
     out: list[tuple[int, str, datetime]] = []
@@ -719,7 +676,7 @@ def _write_messages(
     spark: SparkSession,
     settings: Settings,
     out: DataFrame,
-    feeds: I.Feeds,
+    feeds: Feeds,
     w_prev: datetime | None,
     w: datetime,
 ) -> None:
@@ -757,7 +714,7 @@ def _write_messages(
     rows = _with_due_payloads(
         spark, settings, rows.select(*STEP_ELIGIBILITY.fieldNames()), feeds, w_prev, w
     )
-    sinks.merge_by_key(
+    writes.merge_by_key(
         spark, GOLD_STEP_ELIGIBILITY, settings, rows, ("message_id",), update_matched=True
     )
 
@@ -778,7 +735,7 @@ def _write_journeys(spark: SparkSession, settings: Settings, out: DataFrame) -> 
         F.col("decided_by").alias("ended_by"),
         _ts("decided_at").alias("ended_at"),
     )
-    sinks.merge_by_key(
+    writes.merge_by_key(
         spark, SILVER_JOURNEYS, settings, rows.select(*JOURNEYS.fieldNames()), ("journey_id",),
         update_matched=True,
     )  # fmt: skip
@@ -788,7 +745,7 @@ def _write_late(
     spark: SparkSession, settings: Settings, late: DataFrame, w_prev: datetime | None
 ) -> None:
     """Record the batch's late events (behind the previous watermark: not applied)."""
-    sinks.merge_by_key(
+    writes.merge_by_key(
         spark,
         SILVER_LATE_EVENTS,
         settings,
@@ -911,7 +868,7 @@ def _with_due_payloads(
     spark: SparkSession,
     settings: Settings,
     changed: DataFrame,
-    feeds: I.Feeds,
+    feeds: Feeds,
     w_prev: datetime | None,
     w: datetime,
 ) -> DataFrame:
@@ -922,7 +879,7 @@ def _with_due_payloads(
     changing in this batch are read back and settled in the same MERGE.
     """
     w_lit = F.lit(w).cast("timestamp")
-    waiting = _table(spark, settings, GOLD_STEP_ELIGIBILITY).where(
+    waiting = table(spark, settings, GOLD_STEP_ELIGIBILITY).where(
         (F.col("state") == "PENDING") & F.col("payload_as_of").isNull() & (F.col("due_at") < w_lit)
     )
     if w_prev is not None:
@@ -936,7 +893,7 @@ def _with_due_payloads(
         .select("message_id", "due_at", F.explode("payload").alias("p"))
         .select("message_id", "due_at", "p.slot", "p.product_id", "p.old_price", "p.drop_percent")
     )
-    slots = I.with_sync(slots, "due_at", feeds.product_syncs, w)
+    slots = with_sync(slots, "due_at", feeds.product_syncs, w)
     snap = feeds.products.select(
         F.col("sync_time").alias("as_of_sync"),
         "product_id",
@@ -989,7 +946,7 @@ def _record_syncs(
         return
     df = spark.createDataFrame(rows, DETECT_FEED_SYNCS)
     if syncs.rerun:
-        sinks.merge_by_key(
+        writes.merge_by_key(
             spark, SILVER_DETECT_FEED_SYNCS, settings, df, ("feed", "sync_time"), False
         )
     else:

@@ -32,12 +32,15 @@ from decimal import Decimal
 from typing import Any
 
 from reconnect.detect.plan import CampaignPlan
-
-PENDING, CANCELLED, SUPERSEDED = "PENDING", "CANCELLED", "SUPERSEDED"
-ACTIVE = "ACTIVE"
-EXIT_CONDITION = "EXIT_CONDITION"  # R-EXIT-1
-CANCELLED_BY_PRIORITY = "CANCELLED_BY_PRIORITY"  # R-PRIO-3
-RETRIGGERED = "RETRIGGERED"  # R-REL-1
+from reconnect.vocabulary import (
+    ACTIVE,
+    CANCELLED,
+    CANCELLED_BY_PRIORITY,
+    EXIT_CONDITION,
+    PENDING,
+    RETRIGGERED,
+    SUPERSEDED,
+)
 
 EVENT, PRODUCT_CHANGE, USER_CHANGE, SLOT = "event", "product_change", "user_change", "slot"
 # Inputs at the same instant: feed changes and slots before events. A sync at time S is the

@@ -23,7 +23,8 @@ from reconnect.campaigns.model import (
     SlotCampaign,
     WaitingCampaign,
 )
-from reconnect.detect.schedule import MICROS, next_slot
+from reconnect.detect.schedule import next_slot
+from reconnect.micros import MICROS
 
 # Journeys of these types belong to a person known by cuid (the user feed, R-TYPE-UATTR,
 # R-TYPE-SCHED); the others to the clickstream's user_id.

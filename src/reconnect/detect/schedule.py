@@ -14,19 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-MICROS = 1_000_000
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def to_micros(moment: datetime) -> int:
-    """An aware datetime as UTC microseconds since the epoch."""
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * MICROS + delta.microseconds
-
-
-def from_micros(micros: int) -> datetime:
-    """UTC microseconds since the epoch as an aware UTC datetime."""
-    return _EPOCH + timedelta(microseconds=micros)
+from reconnect.micros import from_micros, to_micros
 
 
 def slot_on(day: date, hour: int, zone: ZoneInfo) -> int:

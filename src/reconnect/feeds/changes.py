@@ -9,7 +9,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from reconnect.tables import MONEY, PERCENT, PRODUCT_CHANGES, USER_ATTRIBUTE_CHANGES
+from reconnect.lake.schemas import MONEY, PERCENT, PRODUCT_CHANGES, USER_ATTRIBUTE_CHANGES
 
 CHANGED = "changed"
 FIRST_APPEARANCE = "first_appearance"

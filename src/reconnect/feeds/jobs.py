@@ -22,18 +22,18 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from reconnect.feeds import changes
-from reconnect.ingest import sinks
-from reconnect.settings import Settings
-from reconnect.tables import (
+from reconnect.lake import writes
+from reconnect.lake.migrations import ensure_tables
+from reconnect.lake.schemas import FEED_SYNC_PROGRESS
+from reconnect.lake.tables import (
     BRONZE_PRODUCT_SNAPSHOTS,
     BRONZE_USER_SNAPSHOTS,
-    FEED_SYNC_PROGRESS,
     SILVER_FEED_SYNC_PROGRESS,
     SILVER_PRODUCT_CHANGES,
     SILVER_USER_ATTRIBUTE_CHANGES,
     TableSpec,
-    ensure_tables,
 )
+from reconnect.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -347,7 +347,7 @@ def _record_progress(
         # writes this feed's rows, so none of these syncs can have been recorded since the plan.
         progress.write.format("delta").mode("append").save(location)
     elif rows:
-        sinks.merge_by_key(
+        writes.merge_by_key(
             spark,
             SILVER_FEED_SYNC_PROGRESS,
             settings,

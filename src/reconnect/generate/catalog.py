@@ -10,7 +10,7 @@ from itertools import accumulate
 from pathlib import Path
 
 from reconnect.generate.config import GeneratorConfig
-from reconnect.landing import atomic_text_file, feed_sync_dir
+from reconnect.lake.landing import atomic_text_file, feed_sync_dir
 
 PRODUCT_HEADER = "product_id,price,name,url,image_url,category,brand,currency,stock,color"
 CURRENCY = "EUR"

@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import IO
 
 from reconnect.generate.config import MALFORMED_KINDS
-from reconnect.landing import atomic_text_file, events_dir
+from reconnect.lake.landing import atomic_text_file, events_dir
 
 _HMS: list[str] = [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86_400)]
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from reconnect.generate.config import GeneratorConfig
-from reconnect.landing import (
+from reconnect.lake.landing import (
     SubscriberChannel,
     atomic_text_file,
     feed_sync_dir,

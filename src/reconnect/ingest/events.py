@@ -11,25 +11,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from reconnect.ingest.lines import failure, first_failure, shown
-from reconnect.ingest.reasons import QuarantineReason as R
-from reconnect.tables import EVENTS, MONEY
-
-EVENT_TYPES = (
-    "page_view",
-    "category_view",
-    "product_view",
-    "add_to_cart",
-    "remove_from_cart",
-    "sync_cart",
-    "purchase",
-    "message_click",
-    "message_open",
-    "identify",
-    "opt_in",
-    "opt_out",
-    "custom",
-)
-CHANNELS = ("email", "sms", "web_push", "app_push")
+from reconnect.lake.schemas import EVENTS, MONEY
+from reconnect.vocabulary import CHANNELS, EVENT_TYPES
+from reconnect.vocabulary import QuarantineReason as R
 
 # Fields a type needs beyond the four every event needs (DATA.md's "required" column).
 REQUIRED_BY_TYPE: dict[str, tuple[str, ...]] = {

@@ -16,10 +16,10 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from reconnect.ingest.events import CHANNELS
 from reconnect.ingest.lines import failure, first_failure, shown
-from reconnect.ingest.reasons import QuarantineReason as R
-from reconnect.tables import MONEY, PRODUCT_SNAPSHOTS, SUBSCRIPTIONS, USER_SNAPSHOTS
+from reconnect.lake.schemas import MONEY, PRODUCT_SNAPSHOTS, SUBSCRIPTIONS, USER_SNAPSHOTS
+from reconnect.vocabulary import CHANNELS
+from reconnect.vocabulary import QuarantineReason as R
 
 _RECORD = T.MapType(T.StringType(), T.StringType())
 _INTEGER = r"^\s*-?\d+\s*$"

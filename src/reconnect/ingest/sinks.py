@@ -2,83 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from collections.abc import Iterable
 
-from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
-from reconnect.landing import format_ts
+from reconnect.lake.schemas import INGEST_FILES, QUARANTINE
+from reconnect.lake.tables import BRONZE_EVENTS, BRONZE_INGEST_FILES, BRONZE_QUARANTINE
+from reconnect.lake.writes import merge_by_key
 from reconnect.settings import Settings
-from reconnect.tables import (
-    BRONZE_EVENTS,
-    BRONZE_INGEST_FILES,
-    BRONZE_QUARANTINE,
-    INGEST_FILES,
-    QUARANTINE,
-    TableSpec,
-)
-
-log = logging.getLogger(__name__)
 
 QUARANTINE_KEYS = ("source", "source_file", "source_line")
 INGEST_FILE_KEYS = ("source", "source_file")
-
-
-def write_concurrently(label: str, writes: Sequence[tuple[str, Callable[[], None]]]) -> None:
-    """Run independent writes (each to its own table) at once; return when every one has ended.
-
-    Spark runs jobs from several threads side by side, so one write's driver work (planning, the
-    Delta commit) and its stages of few tasks can overlap another's tasks (docs/benchmarks.md,
-    2026-12-03: ~2 s less per 1M-event detection batch). Every write is waited for before the
-    first error, if any, is raised: a failed micro-batch leaves no write still running when it is
-    retried. Each write's time is logged as ``label:   name``.
-    """
-    if len(writes) <= 1:
-        for name, write in writes:
-            _timed(label, name, write)
-        return
-    with ThreadPoolExecutor(max_workers=len(writes), thread_name_prefix=label) as pool:
-        futures = [pool.submit(_timed, label, name, write) for name, write in writes]
-    errors = [e for e in (f.exception() for f in futures) if e is not None]
-    if errors:
-        raise errors[0]
-
-
-def _timed(label: str, name: str, write: Callable[[], None]) -> None:
-    started = time.monotonic()
-    write()
-    log.info("%s:   %s %.1fs", label, name, time.monotonic() - started)
-
-
-def _merge_condition(keys: Sequence[str]) -> str:
-    return " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
-
-
-def merge_by_key(
-    spark: SparkSession,
-    table: TableSpec,
-    settings: Settings,
-    rows: DataFrame,
-    keys: Sequence[str],
-    update_matched: bool,
-) -> None:
-    """MERGE ``rows`` on ``keys``: new keys are inserted, matched rows replaced or kept.
-
-    ``update_matched=False`` is an insert-only MERGE: a replayed batch adds nothing.
-    """
-    merge = (
-        DeltaTable.forPath(spark, table.location(settings))
-        .alias("t")
-        .merge(rows.dropDuplicates(list(keys)).alias("s"), _merge_condition(keys))
-    )
-    if update_matched:
-        merge = merge.whenMatchedUpdateAll()
-    merge.whenNotMatchedInsertAll().execute()
 
 
 def quarantine_rows(parsed: DataFrame, source: str, sync_time: bool = False) -> DataFrame:
@@ -138,38 +73,6 @@ def accepted_per_file(
     stored = stored_events(spark, settings, date_range)
     counts = stored.where(F.col("source_file").isin(batch_files)).groupBy("source_file").count()
     return {r.source_file: r["count"] for r in counts.collect()}
-
-
-def replace_syncs(
-    table: TableSpec, settings: Settings, rows: DataFrame, syncs: list[tuple[datetime, str | None]]
-) -> None:
-    """Overwrite exactly the given syncs (and channels) with ``rows``: idempotent by sync time."""
-    (
-        rows.write.format("delta")
-        .mode("overwrite")
-        .option("replaceWhere", syncs_predicate(syncs))
-        .save(table.location(settings))
-    )
-
-
-def syncs_predicate(syncs: list[tuple[datetime, str | None]]) -> str:
-    """``syncs`` as a SQL predicate: one ``sync_time IN (...)`` list per channel.
-
-    Not one ``sync_time = ... AND channel = ...`` term per sync: Delta turns each term into
-    file-statistics checks, and a backfill of a few dozen syncs made a filter whose generated
-    code passed the JVM's 64 KB method limit (an ERROR with a long stack trace, then the slower
-    interpreted path).
-    """
-    by_channel: dict[str | None, list[str]] = {}
-    for ts, channel in syncs:
-        by_channel.setdefault(channel, []).append(f"timestamp'{format_ts(ts)}'")
-    parts = []
-    for channel, times in sorted(by_channel.items(), key=lambda kv: kv[0] or ""):
-        cond = f"sync_time IN ({', '.join(times)})"
-        if channel is not None:
-            cond = f"channel = '{channel}' AND {cond}"
-        parts.append(f"({cond})")
-    return " OR ".join(parts)
 
 
 def write_quarantine(spark: SparkSession, settings: Settings, rows: DataFrame) -> None:

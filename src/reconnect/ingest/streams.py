@@ -10,17 +10,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import reduce
-from typing import Any
 
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 from pyspark.sql.streaming.query import StreamingQuery
-from pyspark.sql.streaming.readwriter import DataStreamWriter
 
 from reconnect.ingest import feeds, sinks
 from reconnect.ingest.events import keep_first_per_event_id, parse_event_lines, valid_events
@@ -31,27 +28,19 @@ from reconnect.ingest.lines import (
     positioned_lines,
     split_lines,
 )
-from reconnect.ingest.reasons import QuarantineReason
-from reconnect.landing import EVENTS_DIR, PRODUCT_FEED_DIR, SUBSCRIBERS_DIR, USER_FEED_DIR
-from reconnect.settings import Settings
-from reconnect.tables import (
+from reconnect.lake import streams, writes
+from reconnect.lake.landing import EVENTS_DIR, PRODUCT_FEED_DIR, SUBSCRIBERS_DIR, USER_FEED_DIR
+from reconnect.lake.migrations import ensure_tables
+from reconnect.lake.tables import (
     BRONZE_PRODUCT_SNAPSHOTS,
     BRONZE_SUBSCRIPTIONS,
     BRONZE_USER_SNAPSHOTS,
     TableSpec,
-    ensure_tables,
 )
+from reconnect.settings import Settings
+from reconnect.vocabulary import QuarantineReason
 
 log = logging.getLogger(__name__)
-
-BINARY_FILE = T.StructType(
-    [
-        T.StructField("path", T.StringType()),
-        T.StructField("modificationTime", T.TimestampType()),
-        T.StructField("length", T.LongType()),
-        T.StructField("content", T.BinaryType()),
-    ]
-)
 
 BatchWriter = Callable[[SparkSession, Settings, DataFrame], None]
 
@@ -65,28 +54,6 @@ class Source:
     write_batch: BatchWriter
     reads_lines: bool
     """True: the stream hands over text lines (events); False: new file paths (snapshots)."""
-
-
-def _files_stream(spark: SparkSession, settings: Settings, folder: str, text: bool) -> DataFrame:
-    path = f"{settings.paths.landing.rstrip('/')}/{folder}"
-    _mkdirs(spark, path)
-    reader = (
-        spark.readStream.schema("value string" if text else BINARY_FILE)
-        .format("text" if text else "binaryFile")
-        .option("recursiveFileLookup", "true")
-        # Age is measured against the newest file, not the clock; never skip a late copy.
-        .option("maxFileAge", "36500d")
-    )
-    if settings.streaming.max_files_per_trigger:
-        reader = reader.option("maxFilesPerTrigger", settings.streaming.max_files_per_trigger)
-    return reader.load(path)
-
-
-def _mkdirs(spark: SparkSession, path: str) -> None:
-    jvm = spark.sparkContext._jvm
-    assert jvm is not None
-    hpath = jvm.org.apache.hadoop.fs.Path(path)
-    hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).mkdirs(hpath)
 
 
 # --- events -------------------------------------------------------------------------------
@@ -355,7 +322,7 @@ def write_feed_batch(
                 {(f.sync_time, f.channel) for f in good if f.sync_time is not None},
                 key=lambda s: (s[0], s[1] or ""),
             )
-            sinks.replace_syncs(kind.table, settings, first, syncs)
+            writes.replace_syncs(kind.table, settings, first, syncs)
             for f in good:
                 # A header-only file has no records; it is still listed, with zero lines.
                 lines, quarantined = counted.get(f.path, (0, 0))
@@ -402,9 +369,9 @@ SOURCES: dict[str, Source] = {
 def start_ingest_query(spark: SparkSession, settings: Settings, source: Source) -> StreamingQuery:
     """Start one source's streaming query with its own checkpoint and the configured trigger."""
     if source.reads_lines:
-        files = with_line_origin(_files_stream(spark, settings, source.folder, text=True))
+        files = with_line_origin(streams.files_stream(spark, settings, source.folder, text=True))
     else:
-        files = _files_stream(spark, settings, source.folder, text=False).select("path")
+        files = streams.files_stream(spark, settings, source.folder, text=False).select("path")
 
     def batch(df: DataFrame, batch_id: int) -> None:
         started = time.monotonic()
@@ -418,38 +385,7 @@ def start_ingest_query(spark: SparkSession, settings: Settings, source: Source) 
             "checkpointLocation", f"{settings.paths.checkpoints.rstrip('/')}/ingest/{source.name}"
         )
     )
-    return with_trigger(writer, settings).start()
-
-
-@dataclass
-class LastRow:
-    """The newest row of a progress table, as one run of the query that appends to it last saw it.
-
-    A ``foreachBatch`` job whose run is its progress table's only writer reads the newest row in
-    its first micro-batch and then keeps the row each micro-batch appends, instead of reading it
-    back (a query of ~0.2-0.5 s on local Spark). ``known``: read or written at least once in this
-    run; ``row`` is None while the table is empty. A new run (a restart) starts unknown.
-    """
-
-    row: Mapping[str, Any] | None = None
-    known: bool = False
-
-    def newest(self, spark: SparkSession, location: str) -> Mapping[str, Any] | None:
-        """The newest row by ``batch_id`` of the progress table at ``location``.
-
-        Read the first time; then the row kept (callers set ``row`` after each append).
-        """
-        if not self.known:
-            found = spark.read.format("delta").load(location).orderBy(F.desc("batch_id")).first()
-            self.row, self.known = (found.asDict() if found is not None else None), True
-        return self.row
-
-
-def with_trigger(writer: DataStreamWriter, settings: Settings) -> DataStreamWriter:
-    """The configured trigger: availableNow (process what is there and stop) or processing time."""
-    if settings.streaming.trigger == "available_now":
-        return writer.trigger(availableNow=True)
-    return writer.trigger(processingTime=settings.streaming.processing_time)
+    return streams.with_trigger(writer, settings).start()
 
 
 def run_ingest(
@@ -464,7 +400,7 @@ def run_ingest(
     chosen = [SOURCES[s] for s in sources]
     if settings.streaming.trigger == "available_now":
         for source in sorted(chosen, key=lambda s: s.name == "events"):
-            run_to_end(start_ingest_query(spark, settings, source))
+            streams.run_to_end(start_ingest_query(spark, settings, source))
         return
     queries = [start_ingest_query(spark, settings, s) for s in chosen]
     try:
@@ -473,20 +409,4 @@ def run_ingest(
         for q in queries:
             q.stop()
         for q in queries:
-            _raise_if_failed(q)
-
-
-def run_to_end(query: StreamingQuery) -> None:
-    """Wait for a query to end (availableNow); stop it if interrupted; raise if it failed."""
-    try:
-        query.awaitTermination()
-    finally:
-        if query.isActive:
-            query.stop()
-    _raise_if_failed(query)
-
-
-def _raise_if_failed(query: StreamingQuery) -> None:
-    err = query.exception()
-    if err is not None:
-        raise RuntimeError(f"streaming query {query.name} failed: {err}")
+            streams.raise_if_failed(q)

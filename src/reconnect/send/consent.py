@@ -29,7 +29,7 @@ from typing import NamedTuple
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from reconnect.settings import CHANNEL_NAMES
+from reconnect.vocabulary import CHANNELS
 
 PUSH = ("web_push", "app_push")
 OPT_TYPES = ("opt_in", "opt_out")
@@ -86,7 +86,7 @@ def _event_rows(events: DataFrame, late: DataFrame, until: datetime) -> DataFram
     """Opt events before ``until`` (late ones left out), keyed by cuid or device."""
     opts = (
         events.where(F.col("event_type").isin(*OPT_TYPES) & (F.col("event_time") < F.lit(until)))
-        .where(F.col("channel").isin(*CHANNEL_NAMES))
+        .where(F.col("channel").isin(*CHANNELS))
         .join(late.select("event_id"), "event_id", "left_anti")
         .select("event_id", "event_time", "user_id", "cuid", "event_type", "channel", "address")
     )
@@ -282,7 +282,7 @@ def flags(
     channels: Iterable[str],
     ledger: Sequence[LedgerRow],
 ) -> tuple[list[bool | None], list[bool | None], list[str | None]]:
-    """``identified``, ``consent`` and ``address`` in CHANNEL_NAMES order for one message.
+    """``identified``, ``consent`` and ``address`` in CHANNELS order for one message.
 
     ``ledger`` holds the person's rows of :func:`for_pass`; ``channels`` are the channels to look
     up (the message's content channels; the others stay None). E-mail and SMS need a cuid
@@ -292,13 +292,13 @@ def flags(
     latest row at or before the send time wins (R-OPT-1); at one instant an event beats a list,
     then the event id decides.
     """
-    n = len(CHANNEL_NAMES)
+    n = len(CHANNELS)
     identified: list[bool | None] = [None] * n
     consent: list[bool | None] = [None] * n
     address: list[str | None] = [None] * n
     device = None if user_id is None else f"u:{user_id}"
     for channel in channels:
-        i = CHANNEL_NAMES.index(channel)
+        i = CHANNELS.index(channel)
         push = channel in PUSH
         # Push rows are the device's; e-mail and SMS rows are the cuid's (the person's own).
         keyed = device is not None if push else cuid is not None

@@ -36,33 +36,18 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reconnect.campaigns.model import Campaign, CustomCampaign
-from reconnect.settings import CHANNEL_NAMES, QuietHours, SenderSettings, parse_interval
+from reconnect.settings import QuietHours, SenderSettings, parse_interval
+from reconnect.vocabulary import (
+    CAMPAIGN_TYPES,
+    CANCELLED,
+    CHANNELS,
+    CUSTOM_CANCEL_ALL,
+    SENT,
+    SUPERSEDED,
+    SUPPRESSED,
+)
 
-SENT = "SENT"
-CANCELLED = "CANCELLED"
-SUPERSEDED = "SUPERSEDED"
-SUPPRESSED = "SUPPRESSED"
-TERMINAL_STATES = (SENT, CANCELLED, SUPERSEDED, SUPPRESSED)
-
-# R-SEND-2: the closed list of reason codes, with what each means (docs/sending.md).
-REASONS: dict[str, str] = {
-    "EXIT_CONDITION": "CANCELLED: a don't-send-if event at or before the due time (R-EXIT-1)",
-    "RETRIGGERED": "SUPERSEDED: a new trigger of the campaign started a new journey (R-REL-1)",
-    "CANCELLED_BY_PRIORITY": "a cancel-all-others custom campaign triggered (R-PRIO-3)",
-    "CAMPAIGN_INACTIVE": "the campaign was paused or removed before the message was due",
-    "AUDIENCE_EXIT": "the user is no longer in the campaign's audience at send time (R-TRIG-5)",
-    "EMPTY_PAYLOAD": "a product campaign with no product to show (R-REL-2)",
-    "PRIORITY_PREEMPTED": "a higher-priority journey of the user is active (R-PRIO-2)",
-    "NO_IDENTIFIER": "no cuid / valid address / push token for the channel (R-OPT-2)",
-    "NOT_OPTED_IN": "the user is not opted in to the channel at send time (R-OPT-1)",
-    "QUIET_HOURS": "the channel is in its quiet hours at send time (R-QUIET-1)",
-    "FREQUENCY_CAP_CAMPAIGN": "the campaign's cap for the channel is reached (R-CAP-2)",
-    "FREQUENCY_CAP_GLOBAL": "the global cap for the channel is reached (R-CAP-1)",
-    "CONTROL_GROUP": "a control variation: every rule passed, no send is made (R-AB-2)",
-    "DATA_QUALITY_HOLD": "reserved: held by a failed data-quality gate",
-}
-PRODUCT_TYPES = ("cart_abandonment", "product_view", "price_drop", "product_attribute_change")
-CUSTOM_CANCEL_ALL = "custom_cancel_all_others"
+PRODUCT_TYPES = tuple(t.name for t in CAMPAIGN_TYPES.values() if t.carries_products)
 _FEED_ADDRESS = {"email": "email", "sms": "phone", "web_push": "", "app_push": ""}
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
@@ -242,7 +227,7 @@ def choose_channel(
     for channel in rules.channels:
         if channel not in content:
             continue
-        i = CHANNEL_NAMES.index(channel)
+        i = CHANNELS.index(channel)
         address = m["address"][i] or (m.get("user_attributes") or {}).get(_FEED_ADDRESS[channel])
         quiet = sender.quiet_hours.get(channel)
         cap = rules.caps.get(channel)

@@ -46,18 +46,32 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.streaming.query import StreamingQuery
 
+from reconnect.campaigns.columns import audience, exit_flag
 from reconnect.campaigns.model import Campaign
-from reconnect.detect import inputs as I
-from reconnect.detect.job import load_feeds
-from reconnect.detect.schedule import to_micros
-from reconnect.ingest import sinks
-from reconnect.ingest.streams import LastRow, run_to_end, with_trigger
+from reconnect.lake import writes
+from reconnect.lake.feed_state import load_feeds, with_user_attributes
+from reconnect.lake.migrations import ensure_tables
+from reconnect.lake.reads import table
+from reconnect.lake.schemas import DELIVERIES, DELIVERY_PROGRESS, MESSAGES, SEND_PROGRESS
+from reconnect.lake.streams import LastRow, run_to_end, with_trigger
+from reconnect.lake.tables import (
+    BRONZE_EVENTS,
+    BRONZE_SUBSCRIPTIONS,
+    GOLD_DELIVERIES,
+    GOLD_LATE_CANCELS,
+    GOLD_MESSAGES,
+    GOLD_STEP_ELIGIBILITY,
+    SILVER_DELIVERY_PROGRESS,
+    SILVER_DETECT_PROGRESS,
+    SILVER_JOURNEYS,
+    SILVER_LATE_EVENTS,
+    SILVER_SEND_PROGRESS,
+    TableSpec,
+)
+from reconnect.micros import to_micros
 from reconnect.send import consent as C
 from reconnect.send.decide import (
-    CANCELLED,
     PRODUCT_TYPES,
-    SUPERSEDED,
-    SUPPRESSED,
     CampaignRules,
     Decision,
     decide_person,
@@ -69,26 +83,8 @@ from reconnect.send.decide import (
 )
 from reconnect.send.providers import Attempt, Outgoing, Provider, build_provider
 from reconnect.send.render import message_context, payload_json, render_payload
-from reconnect.settings import CHANNEL_NAMES, ProviderSettings, SenderSettings, Settings
-from reconnect.tables import (
-    BRONZE_EVENTS,
-    BRONZE_SUBSCRIPTIONS,
-    DELIVERIES,
-    DELIVERY_PROGRESS,
-    GOLD_DELIVERIES,
-    GOLD_LATE_CANCELS,
-    GOLD_MESSAGES,
-    GOLD_STEP_ELIGIBILITY,
-    MESSAGES,
-    SEND_PROGRESS,
-    SILVER_DELIVERY_PROGRESS,
-    SILVER_DETECT_PROGRESS,
-    SILVER_JOURNEYS,
-    SILVER_LATE_EVENTS,
-    SILVER_SEND_PROGRESS,
-    TableSpec,
-    ensure_tables,
-)
+from reconnect.settings import ProviderSettings, SenderSettings, Settings
+from reconnect.vocabulary import CANCELLED, CHANNELS, SUPERSEDED, SUPPRESSED
 
 log = logging.getLogger(__name__)
 
@@ -212,10 +208,10 @@ def summarize(spark: SparkSession, settings: Settings) -> SendSummary:
     """
     text, time_ = F.lit(None).cast("string"), F.lit(None).cast("timestamp")
 
-    def part(table: TableSpec, kind: str, keys: Sequence[Column], horizon: Column) -> DataFrame:
+    def part(spec: TableSpec, kind: str, keys: Sequence[Column], horizon: Column) -> DataFrame:
         named = [k.alias(x) for k, x in zip(keys, "abc", strict=False)]
         counted = (
-            _table(spark, settings, table)
+            table(spark, settings, spec)
             .groupBy(*named)
             .agg(F.count("*").alias("n"), horizon.alias("h"))
         )
@@ -248,10 +244,6 @@ def summarize(spark: SparkSession, settings: Settings) -> SendSummary:
         else:
             summary.late_cancels = n
     return summary
-
-
-def _table(spark: SparkSession, settings: Settings, table: TableSpec) -> DataFrame:
-    return spark.read.format("delta").load(table.location(settings))
 
 
 def _lit_ts(d: datetime) -> Column:
@@ -315,11 +307,11 @@ def settle(
     settings = ctx.settings
     sender = settings.sender
     reach = timedelta(days=1) if sender.quiet_hours else timedelta(0)
-    eligible = _table(spark, settings, GOLD_STEP_ELIGIBILITY).where(F.col("due_at") < _lit_ts(w))
+    eligible = table(spark, settings, GOLD_STEP_ELIGIBILITY).where(F.col("due_at") < _lit_ts(w))
     if h is not None:
         eligible = eligible.where(F.col("due_at") >= _lit_ts(h - reach))
     feeds = load_feeds(spark, settings)
-    cand = I.with_user_attributes(
+    cand = with_user_attributes(
         eligible.withColumn("as_of_sync", F.lit(None).cast("timestamp")),
         "cuid",
         "due_at",
@@ -353,9 +345,9 @@ def settle(
             "message_id", "person_key", "journey_id", "campaign_id", "send_at", "cuid", "user_id"
         )  # fmt: skip
         ledger = C.ledger(
-            _table(spark, settings, BRONZE_SUBSCRIPTIONS),
-            _table(spark, settings, BRONZE_EVENTS),
-            _table(spark, settings, SILVER_LATE_EVENTS),
+            table(spark, settings, BRONZE_SUBSCRIPTIONS),
+            table(spark, settings, BRONZE_EVENTS),
+            table(spark, settings, SILVER_LATE_EVENTS),
             w,
         )
         passed = _decide(
@@ -387,7 +379,7 @@ def settle(
         # Counted from the table, not from `out`: caching a million wide rows to count them cost
         # more than reading back one column. Every message of this batch, and only those, has
         # its send time in [h, w) (also when the batch is re-run and the MERGE inserts nothing).
-        written = _table(spark, settings, GOLD_MESSAGES).where(F.col("send_at") < _lit_ts(w))
+        written = table(spark, settings, GOLD_MESSAGES).where(F.col("send_at") < _lit_ts(w))
         if h is not None:
             written = written.where(F.col("send_at") >= _lit_ts(h))
         counts = {r["state"]: int(r["count"]) for r in written.groupBy("state").count().collect()}
@@ -475,7 +467,7 @@ def _audience(ctx: SendContext) -> Column:
         return F.lit(True)
     expr = F.when(F.lit(False), F.lit(True))
     for c in with_audience:
-        expr = expr.when(F.col("campaign_id") == c.id, F.coalesce(I.audience(c), F.lit(False)))
+        expr = expr.when(F.col("campaign_id") == c.id, F.coalesce(audience(c), F.lit(False)))
     return expr.otherwise(F.lit(True))
 
 
@@ -491,7 +483,7 @@ def _preempted(
         "campaign_id string, rank int, pclass string",
     )
     journeys = (
-        _table(spark, ctx.settings, SILVER_JOURNEYS)
+        table(spark, ctx.settings, SILVER_JOURNEYS)
         .where(F.col("trigger_time") < _lit_ts(w))
         .withColumn("person_key", C.person_key(F.col("cuid"), F.col("user_id")))
         .join(F.broadcast(ranks), "campaign_id")
@@ -538,7 +530,7 @@ def _history(
         )
     since = h - history_reach(ctx.rules.values(), ctx.settings.sender)
     return (
-        _table(spark, ctx.settings, GOLD_MESSAGES)
+        table(spark, ctx.settings, GOLD_MESSAGES)
         .where(
             (F.col("state") == "SENT")
             & (F.col("send_at") >= _lit_ts(since))
@@ -812,7 +804,7 @@ def _exit_matches(campaign: Campaign) -> Column | None:
             parts.append(et == "purchase")
         elif rule == "add_to_cart":
             parts.append(et == "add_to_cart")
-    flag = I.exit_flag(campaign)
+    flag = exit_flag(campaign)
     if flag is not None:
         parts.append(flag)
     return reduce(lambda a, b: a | b, parts) if parts else None
@@ -821,10 +813,10 @@ def _exit_matches(campaign: Campaign) -> Column | None:
 def _late_cancels(spark: SparkSession, ctx: SendContext) -> int:
     """Late events that would have cancelled a message already sent: counted, not lost."""
     settings = ctx.settings
-    late = _table(spark, settings, SILVER_LATE_EVENTS).select("event_id")
+    late = table(spark, settings, SILVER_LATE_EVENTS).select("event_id")
     if late.count() == 0:  # answered from the Delta log's statistics
         return 0
-    events = _table(spark, settings, BRONZE_EVENTS).join(late, "event_id", "left_semi")
+    events = table(spark, settings, BRONZE_EVENTS).join(late, "event_id", "left_semi")
     flags = [(c.id, f) for c in ctx.campaigns if (f := _exit_matches(c)) is not None]
     if not flags:
         return 0
@@ -837,7 +829,7 @@ def _late_cancels(spark: SparkSession, ctx: SendContext) -> int:
             "campaign_id"
         ),
     )
-    sent = _table(spark, settings, GOLD_MESSAGES).where(F.col("state") == "SENT")
+    sent = table(spark, settings, GOLD_MESSAGES).where(F.col("state") == "SENT")
     rows = matched.join(
         sent.select(
             "message_id",
@@ -861,8 +853,8 @@ def _late_cancels(spark: SparkSession, ctx: SendContext) -> int:
         "due_at",
         "send_at",
     )
-    sinks.merge_by_key(spark, GOLD_LATE_CANCELS, settings, rows, ("event_id", "message_id"), False)
-    return _table(spark, settings, GOLD_LATE_CANCELS).count()  # all known so far
+    writes.merge_by_key(spark, GOLD_LATE_CANCELS, settings, rows, ("event_id", "message_id"), False)
+    return table(spark, settings, GOLD_LATE_CANCELS).count()  # all known so far
 
 
 # --- delivery (R-SEND-3) ------------------------------------------------------------------------
@@ -870,7 +862,7 @@ def _late_cancels(spark: SparkSession, ctx: SendContext) -> int:
 
 def check_providers(settings: Settings) -> None:
     """Build every channel's provider once: a missing URL variable stops before any job runs."""
-    for channel in CHANNEL_NAMES:
+    for channel in CHANNELS:
         build_provider(settings.sender.provider(channel), channel, settings.paths.lakehouse)
 
 
@@ -880,9 +872,9 @@ def deliver_pending(spark: SparkSession, ctx: SendContext) -> list[Any]:
     Returns the batches still open (a message without a final attempt: retried next time).
     """
     settings = ctx.settings
-    done = _table(spark, settings, SILVER_DELIVERY_PROGRESS).select("batch_id")
+    done = table(spark, settings, SILVER_DELIVERY_PROGRESS).select("batch_id")
     open_batches = (
-        _table(spark, settings, SILVER_SEND_PROGRESS)
+        table(spark, settings, SILVER_SEND_PROGRESS)
         .where(F.col("horizon").isNotNull())
         .join(done, "batch_id", "left_anti")
         .orderBy("batch_id")
@@ -909,12 +901,12 @@ def _deliver_batch(spark: SparkSession, ctx: SendContext, b: Any) -> bool:
     if on_executors:
         files = todo.where(F.col("channel").isin(*on_executors))
         open_left += _deliver_on_executors(spark, settings, files, on_executors, batch_id)
-    if len(on_executors) < len(CHANNEL_NAMES):
+    if len(on_executors) < len(CHANNELS):
         rest = todo.where(~F.col("channel").isin(*on_executors)) if on_executors else todo
         open_left += _deliver_on_driver(spark, settings, rest, batch_id)
     if open_left == 0:
         counts = (
-            _table(spark, settings, GOLD_DELIVERIES)
+            table(spark, settings, GOLD_DELIVERIES)
             .where(F.col("send_batch") == batch_id)
             .groupBy("status")
             .count()
@@ -927,13 +919,13 @@ def _deliver_batch(spark: SparkSession, ctx: SendContext, b: Any) -> bool:
 
 def _undelivered(spark: SparkSession, settings: Settings, b: Any) -> DataFrame:
     """The SENT messages of send batch ``b`` without a final delivery attempt."""
-    sent = _table(spark, settings, GOLD_MESSAGES).where(
+    sent = table(spark, settings, GOLD_MESSAGES).where(
         (F.col("state") == "SENT") & (F.col("send_at") < _lit_ts(b["horizon"]))
     )
     if b["previous_horizon"] is not None:
         sent = sent.where(F.col("send_at") >= _lit_ts(b["previous_horizon"]))
     final = (
-        _table(spark, settings, GOLD_DELIVERIES)
+        table(spark, settings, GOLD_DELIVERIES)
         .where(_final_attempt(F.col("status"), F.col("http_status")))
         .select("message_id")
     )
@@ -951,7 +943,7 @@ def _delivered_on_executors(spark: SparkSession, settings: Settings) -> list[str
     """
     if not (spark.sparkContext.master or "").startswith("local"):
         return []
-    return [c for c in CHANNEL_NAMES if settings.sender.provider(c).kind == "file"]
+    return [c for c in CHANNELS if settings.sender.provider(c).kind == "file"]
 
 
 def _deliver_on_executors(
@@ -1082,7 +1074,7 @@ def _deliver_on_driver(
     """
     open_left = 0
     providers: dict[str, Provider] = {}
-    sizes = {c: settings.sender.provider(c).chunk() for c in CHANNEL_NAMES}
+    sizes = {c: settings.sender.provider(c).chunk() for c in CHANNELS}
     # Streamed to the driver in (channel, message id) order, one provider call per chunk; the
     # next partition is computed while this one is delivered. Rows are unpacked as tuples (in
     # the select's order): reading Row fields by name cost ~4 us a message.

@@ -1,26 +1,12 @@
-"""Every Delta table of the lakehouse: its StructType, its DDL file and where it lives.
+"""The StructType of every Delta table of the lakehouse, by layer.
 
-The StructTypes here and the versioned DDL in ``sql/migrations/`` are two statements of one
-contract; ``tests/integration/test_table_contracts.py`` applies the DDL and requires them equal.
+These and the versioned DDL in ``reconnect/lake/migrations/`` are two statements of one contract;
+``tests/integration/test_table_contracts.py`` applies the DDL and requires them equal.
 """
 
 from __future__ import annotations
 
-import re
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
-from string import Template
-from typing import TYPE_CHECKING
-
 from pyspark.sql import types as T
-
-from reconnect.settings import PROJECT_ROOT, Settings
-
-if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
-
-MIGRATIONS_DIR = PROJECT_ROOT / "sql" / "migrations"
 
 MONEY = T.DecimalType(18, 4)
 
@@ -141,157 +127,7 @@ INGEST_FILES = T.StructType(
 )
 
 
-@dataclass(frozen=True)
-class TableSpec:
-    """One Delta table: layer (bronze / silver / gold), name, schema and partitioning."""
-
-    layer: str
-    name: str
-    schema: T.StructType
-    partition_by: tuple[str, ...] = ()
-
-    def qualified_name(self, settings: Settings) -> str:
-        """``<catalog.>schema.table`` as registered in the Spark catalog."""
-        return f"{settings.catalog.schema_name(self.layer)}.{self.name}"
-
-    def location(self, settings: Settings) -> str:
-        """The folder (or URI) of the table's Delta log and files."""
-        return f"{settings.paths.lakehouse.rstrip('/')}/{self.layer}/{self.name}"
-
-
-BRONZE_EVENTS = TableSpec("bronze", "events", EVENTS)
-BRONZE_PRODUCT_SNAPSHOTS = TableSpec("bronze", "product_snapshots", PRODUCT_SNAPSHOTS)
-BRONZE_USER_SNAPSHOTS = TableSpec("bronze", "user_snapshots", USER_SNAPSHOTS)
-BRONZE_SUBSCRIPTIONS = TableSpec("bronze", "subscriptions", SUBSCRIPTIONS)
-BRONZE_QUARANTINE = TableSpec("bronze", "quarantine", QUARANTINE)
-BRONZE_INGEST_FILES = TableSpec("bronze", "ingest_files", INGEST_FILES)
-
-ALL_TABLES: tuple[TableSpec, ...] = (
-    BRONZE_EVENTS,
-    BRONZE_PRODUCT_SNAPSHOTS,
-    BRONZE_USER_SNAPSHOTS,
-    BRONZE_SUBSCRIPTIONS,
-    BRONZE_QUARANTINE,
-    BRONZE_INGEST_FILES,
-)
-
-_MIGRATION_NAME = re.compile(r"^V(\d{3})__[a-z0-9_]+\.sql$")
-
-
-def migration_files(directory: Path = MIGRATIONS_DIR) -> list[Path]:
-    """The versioned DDL files in apply order; a misnamed file is an error, not skipped."""
-    files = sorted(p for p in directory.iterdir() if p.suffix == ".sql")
-    for p in files:
-        if not _MIGRATION_NAME.match(p.name):
-            raise ValueError(f"{p}: migration files are named V<nnn>__<snake_case>.sql")
-    return files
-
-
-def render_migration(path: Path, settings: Settings) -> list[str]:
-    """The statements of one DDL file, placeholders filled in from settings.
-
-    ``${bronze}`` (and silver, gold) become schema names, ``${location:<layer>/<table>}`` the
-    table's folder.
-    """
-    text = path.read_text()
-    text = re.sub(
-        r"\$\{location:([a-z_]+)/([a-z_]+)\}",
-        lambda m: f"'{settings.paths.lakehouse.rstrip('/')}/{m.group(1)}/{m.group(2)}'",
-        text,
-    )
-    text = Template(text).substitute(
-        bronze=settings.catalog.schema_name("bronze"),
-        silver=settings.catalog.schema_name("silver"),
-        gold=settings.catalog.schema_name("gold"),
-    )
-    text = "\n".join(line for line in text.splitlines() if not line.strip().startswith("--"))
-    return [stmt.strip() for stmt in text.split(";") if stmt.strip()]
-
-
-_ENSURED: set[tuple[str, str, str]] = set()
-
-
-# The DDL runs on a few threads: each CREATE TABLE is ~0.15 s of driver work (a Delta commit or
-# a read of the existing log, and a catalog entry), independent of the others once the schemas
-# exist. With four threads a fresh lake's DDL took ~2.9 s instead of ~3.5 s on two cores
-# (the statements alone: ~2.2 s instead of ~3.5 s).
-_DDL_THREADS = 4
-
-
-def _registered_tables(spark: SparkSession, settings: Settings) -> set[str]:
-    """The qualified names of this lake's tables already in the catalog, one call a schema.
-
-    ``SHOW TABLES`` lists names only; ``catalog.listTables`` would load every table's metadata.
-    """
-    found: set[str] = set()
-    for layer in sorted({t.layer for t in ALL_TABLES}):
-        schema = settings.catalog.schema_name(layer)
-        if not spark.catalog.databaseExists(schema):
-            continue
-        for row in spark.sql(f"SHOW TABLES IN {schema}").collect():
-            if not row["isTemporary"]:
-                found.add(f"{schema}.{row['tableName']}")
-    return found
-
-
-def _registered_location(spark: SparkSession, name: str) -> str:
-    """Where the catalog entry of ``name`` points.
-
-    DESCRIBE TABLE EXTENDED reads the catalog entry (~0.1 s); DESCRIBE DETAIL would compute the
-    table's details (~0.5 s a table).
-    """
-    row = spark.sql(f"DESCRIBE TABLE EXTENDED {name}").where("col_name = 'Location'").first()
-    assert row is not None, f"{name} has no location"
-    return str(row["data_type"]).removeprefix("file:").rstrip("/")
-
-
-def ensure_tables(spark: SparkSession, settings: Settings, force: bool = False) -> None:
-    """Apply every migration (idempotent statements) so all tables exist and are registered.
-
-    Done once per session and settings (a few seconds of catalog work), unless ``force``.
-    Statements run in file order, except that consecutive CREATE TABLE statements run side by
-    side (they are independent of each other: each is IF NOT EXISTS on its own table).
-    """
-    key = (
-        spark.sparkContext.applicationId,
-        settings.paths.lakehouse,
-        settings.catalog.model_dump_json(),
-    )
-    if key in _ENSURED and not force:
-        return
-    # Only a name registered before this call can point elsewhere: one created just now points
-    # where the DDL put it. (A fresh process with the in-memory catalog skips every check.)
-    before = _registered_tables(spark, settings)
-    with ThreadPoolExecutor(_DDL_THREADS, thread_name_prefix="ddl") as pool:
-        group: list[str] = []  # consecutive CREATE TABLE statements, run side by side
-        for stmt in [st for path in migration_files() for st in render_migration(path, settings)]:
-            if _is_create_table(stmt):
-                group.append(stmt)
-                continue
-            list(pool.map(spark.sql, group))
-            group = []
-            spark.sql(stmt)
-        list(pool.map(spark.sql, group))
-        # CREATE TABLE IF NOT EXISTS keeps an existing registration: make sure the name points
-        # where these settings write, or two environments would silently mix.
-        checked = [t for t in ALL_TABLES if t.qualified_name(settings) in before]
-        names = [t.qualified_name(settings) for t in checked]
-        wheres = list(pool.map(lambda n: _registered_location(spark, n), names))
-        for table, where in zip(checked, wheres, strict=True):
-            expected = table.location(settings).removeprefix("file:").rstrip("/")
-            if where != expected:
-                raise ValueError(
-                    f"table {table.qualified_name(settings)} is registered at {where}, but the "
-                    f"settings put it at {expected}: use other catalog names (catalog.*) or paths"
-                )
-    _ENSURED.add(key)
-
-
-def _is_create_table(stmt: str) -> bool:
-    return re.match(r"CREATE\s+TABLE\s", stmt, re.IGNORECASE) is not None
-
-
-# --- silver: feed changes (sql/migrations/V004, docs/feeds.md) -----------------------------
+# --- silver: feed changes (migrations/V004, docs/feeds.md) ---------------------------------
 
 PERCENT = T.DecimalType(9, 4)
 
@@ -334,21 +170,7 @@ FEED_SYNC_PROGRESS = T.StructType(
     ]
 )
 
-SILVER_PRODUCT_CHANGES = TableSpec("silver", "product_changes", PRODUCT_CHANGES)
-SILVER_USER_ATTRIBUTE_CHANGES = TableSpec(
-    "silver", "user_attribute_changes", USER_ATTRIBUTE_CHANGES
-)
-SILVER_FEED_SYNC_PROGRESS = TableSpec("silver", "feed_sync_progress", FEED_SYNC_PROGRESS)
-
-ALL_TABLES = (
-    *ALL_TABLES,
-    SILVER_PRODUCT_CHANGES,
-    SILVER_USER_ATTRIBUTE_CHANGES,
-    SILVER_FEED_SYNC_PROGRESS,
-)
-
-
-# --- detection (sql/migrations/V005, docs/detection.md) ---------------------------------------
+# --- detection (migrations/V005, docs/detection.md) ------------------------------------------
 
 PAYLOAD = T.ArrayType(
     T.StructType(
@@ -471,27 +293,7 @@ DETECT_FEED_SYNCS = T.StructType(
     ]
 )
 
-SILVER_JOURNEYS = TableSpec("silver", "journeys", JOURNEYS)
-GOLD_STEP_ELIGIBILITY = TableSpec("gold", "step_eligibility", STEP_ELIGIBILITY)
-SILVER_DETECT_STATE = TableSpec("silver", "detect_state", DETECT_STATE)
-SILVER_DETECT_BUFFER = TableSpec("silver", "detect_buffer", EVENTS)
-SILVER_LATE_EVENTS = TableSpec("silver", "late_events", LATE_EVENTS)
-SILVER_DETECT_PROGRESS = TableSpec("silver", "detect_progress", DETECT_PROGRESS)
-SILVER_DETECT_FEED_SYNCS = TableSpec("silver", "detect_feed_syncs", DETECT_FEED_SYNCS)
-
-DETECT_TABLES: tuple[TableSpec, ...] = (
-    SILVER_JOURNEYS,
-    GOLD_STEP_ELIGIBILITY,
-    SILVER_DETECT_STATE,
-    SILVER_DETECT_BUFFER,
-    SILVER_LATE_EVENTS,
-    SILVER_DETECT_PROGRESS,
-    SILVER_DETECT_FEED_SYNCS,
-)
-ALL_TABLES = (*ALL_TABLES, *DETECT_TABLES)
-
-
-# --- sending (sql/migrations/V006, docs/sending.md) ---------------------------------------------
+# --- sending (migrations/V006, docs/sending.md) ----------------------------------------------
 
 MESSAGES = T.StructType(
     [
@@ -562,18 +364,3 @@ DELIVERY_PROGRESS = T.StructType(
         _f("failed", T.LongType(), False),
     ]
 )
-
-GOLD_MESSAGES = TableSpec("gold", "messages", MESSAGES)
-GOLD_DELIVERIES = TableSpec("gold", "deliveries", DELIVERIES)
-GOLD_LATE_CANCELS = TableSpec("gold", "late_cancels", LATE_CANCELS)
-SILVER_SEND_PROGRESS = TableSpec("silver", "send_progress", SEND_PROGRESS)
-SILVER_DELIVERY_PROGRESS = TableSpec("silver", "delivery_progress", DELIVERY_PROGRESS)
-
-SEND_TABLES: tuple[TableSpec, ...] = (
-    GOLD_MESSAGES,
-    GOLD_DELIVERIES,
-    GOLD_LATE_CANCELS,
-    SILVER_SEND_PROGRESS,
-    SILVER_DELIVERY_PROGRESS,
-)
-ALL_TABLES = (*ALL_TABLES, *SEND_TABLES)

@@ -1,0 +1,1 @@
+"""Shared lake I/O: tables and their DDL, reads, writes, streams, the landing layout, feed state."""
