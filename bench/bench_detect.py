@@ -35,7 +35,7 @@ from pathlib import Path
 
 from pyspark.sql import functions as F
 
-from reconnect.campaigns.loader import load_campaigns
+from reconnect.campaigns import load_campaigns
 from reconnect.detect.job import run_detect
 from reconnect.feeds.jobs import run_feed_changes
 from reconnect.generate import GeneratorConfig, generate_shop

@@ -41,8 +41,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from bench_detect import WorkerMemory as DetectWorkerMemory  # bench/ is on sys.path
-from reconnect.campaigns.loader import load_campaigns
-from reconnect.campaigns.model import Campaign
+from reconnect.campaigns import Campaign, load_campaigns
 from reconnect.lake.migrations import ensure_tables
 from reconnect.lake.schemas import (
     DETECT_PROGRESS,

@@ -11,8 +11,7 @@ from typing import Any
 
 import yaml
 
-from reconnect.campaigns.loader import parse_campaign
-from reconnect.campaigns.model import Campaign
+from reconnect.campaigns import Campaign, parse_campaign
 from reconnect.lake.landing import events_dir, feed_sync_dir, subscribers_sync_dir
 from reconnect.settings import PROJECT_ROOT, Settings
 

@@ -99,7 +99,7 @@ def test_r_trig_4_feed_changes_reach_only_who_may_watch_then(spark):
     # at < s <= at + watch_window (R-TRIG-4): for this batch's events, after the first
     # interaction and within the longest window after the last one. Watches kept in the state
     # from earlier batches reach every change. The machine decides the rest.
-    from reconnect.campaigns.loader import parse_campaign
+    from reconnect.campaigns import parse_campaign
     from reconnect.detect import inputs as I
     from reconnect.detect.plan import plan_campaigns
     from reconnect.micros import to_micros

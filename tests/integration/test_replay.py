@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from helpers.lake import separate_lake
-from reconnect.campaigns.loader import load_campaigns
+from reconnect.campaigns import load_campaigns
 from reconnect.detect.job import run_detect
 from reconnect.feeds.jobs import run_feed_changes
 from reconnect.generate import GeneratorConfig, generate_shop

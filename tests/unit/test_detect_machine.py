@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from reconnect.campaigns.loader import parse_campaign
+from reconnect.campaigns import parse_campaign
 from reconnect.detect.machine import Input, Machine, UserState, drop_percent, sorted_inputs
 from reconnect.detect.plan import bucket_of, plan_campaigns
 from reconnect.detect.schedule import next_slot, slots_between

@@ -6,6 +6,7 @@
   problem.
 """
 
+from reconnect.campaigns.columns import audience, exit_flag, product_ok, trigger_flag
 from reconnect.campaigns.conditions import (
     AllOf,
     AnyOf,
@@ -28,6 +29,7 @@ from reconnect.campaigns.loader import (
     parse_campaign,
 )
 from reconnect.campaigns.model import (
+    BUCKETS,
     CAMPAIGN_TYPES,
     Campaign,
     CartAbandonmentCampaign,
@@ -36,11 +38,14 @@ from reconnect.campaigns.model import (
     ProductAttributeChangeCampaign,
     ProductViewCampaign,
     ScheduledCampaign,
+    SlotCampaign,
     UserAttributeChangeCampaign,
+    WaitingCampaign,
 )
 from reconnect.lake.feed_state import attributes_map
 
 __all__ = [
+    "BUCKETS",
     "CAMPAIGN_TYPES",
     "AllOf",
     "AnyOf",
@@ -57,15 +62,21 @@ __all__ = [
     "ProductAttributeChangeCampaign",
     "ProductViewCampaign",
     "ScheduledCampaign",
+    "SlotCampaign",
     "UserAttributeChangeCampaign",
+    "WaitingCampaign",
     "attributes_map",
+    "audience",
     "campaign_files",
     "campaign_rows",
     "compile_change",
     "compile_condition",
+    "exit_flag",
     "field_column",
     "format_campaign_table",
     "load_campaign_file",
     "load_campaigns",
     "parse_campaign",
+    "product_ok",
+    "trigger_flag",
 ]

@@ -20,15 +20,18 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from reconnect.campaigns.columns import audience, exit_flag, product_ok, trigger_flag
-from reconnect.campaigns.conditions import compile_change
-from reconnect.campaigns.model import (
+from reconnect.campaigns import (
     Campaign,
     CartAbandonmentCampaign,
     PriceDropCampaign,
     ProductAttributeChangeCampaign,
     ProductViewCampaign,
     UserAttributeChangeCampaign,
+    audience,
+    compile_change,
+    exit_flag,
+    product_ok,
+    trigger_flag,
 )
 from reconnect.detect.machine import EVENT, PRODUCT_CHANGE, RANKS, SLOT, USER_CHANGE
 from reconnect.detect.plan import CampaignPlan

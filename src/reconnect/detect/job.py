@@ -38,7 +38,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.streaming.query import StreamingQuery
 
-from reconnect.campaigns.model import Campaign, ScheduledCampaign
+from reconnect.campaigns import Campaign, ScheduledCampaign
 from reconnect.detect import inputs as I
 from reconnect.detect.machine import Input, Machine, UserState
 from reconnect.detect.plan import CampaignPlan, active_campaigns, plan_campaigns

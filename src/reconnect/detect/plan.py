@@ -13,7 +13,7 @@ from datetime import timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from reconnect.campaigns.model import (
+from reconnect.campaigns import (
     BUCKETS,
     Campaign,
     CustomCampaign,

@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from reconnect.campaigns.model import Campaign, CustomCampaign
+from reconnect.campaigns import Campaign, CustomCampaign
 from reconnect.settings import QuietHours, SenderSettings, parse_interval
 from reconnect.vocabulary import (
     CAMPAIGN_TYPES,

@@ -46,8 +46,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.streaming.query import StreamingQuery
 
-from reconnect.campaigns.columns import audience, exit_flag
-from reconnect.campaigns.model import Campaign
+from reconnect.campaigns import Campaign, audience, exit_flag
 from reconnect.lake import writes
 from reconnect.lake.feed_state import load_feeds, with_user_attributes
 from reconnect.lake.migrations import ensure_tables
