@@ -37,9 +37,9 @@ from pyspark.sql import functions as F
 
 from reconnect.campaigns import load_campaigns
 from reconnect.detect.job import run_detect
-from reconnect.feeds.jobs import run_feed_changes
+from reconnect.feeds.pipeline import run_feed_changes
 from reconnect.generate import GeneratorConfig, generate_shop
-from reconnect.ingest.streams import SOURCES, run_ingest
+from reconnect.ingest.pipeline import SOURCES, run_ingest
 from reconnect.lake.migrations import ensure_tables
 from reconnect.lake.tables import (
     BRONZE_EVENTS,

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reconnect.generate import GeneratorConfig, generate_shop
-from reconnect.ingest.streams import run_ingest
+from reconnect.ingest.pipeline import run_ingest
 from reconnect.lake.migrations import ensure_tables
 from reconnect.lake.tables import BRONZE_EVENTS
 from reconnect.runtime import build_spark_session

@@ -73,7 +73,7 @@ def _spark(settings: Settings) -> SparkSession:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Run the ingest streams: landing folders -> bronze Delta tables."""
-    from reconnect.ingest.streams import SOURCES, run_ingest
+    from reconnect.ingest.pipeline import SOURCES, run_ingest
     from reconnect.report import bronze_summary
 
     settings = _settings(args)
@@ -86,7 +86,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_feeds(args: argparse.Namespace) -> int:
     """Diff consecutive feed syncs into silver change tables (new syncs only)."""
-    from reconnect.feeds.jobs import run_feed_changes
+    from reconnect.feeds.pipeline import run_feed_changes
 
     settings = _settings(args)
     written = run_feed_changes(_spark(settings), settings)
@@ -206,9 +206,9 @@ def _load_campaigns(folder: Path) -> list[Campaign]:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate a small shop and run every stage that exists, printing what each table holds."""
     from reconnect.detect.job import run_detect
-    from reconnect.feeds.jobs import run_feed_changes
+    from reconnect.feeds.pipeline import run_feed_changes
     from reconnect.generate import GeneratorConfig, generate_shop
-    from reconnect.ingest.streams import run_ingest
+    from reconnect.ingest.pipeline import run_ingest
     from reconnect.report import bronze_summary, silver_summary
     from reconnect.send.job import run_send
 

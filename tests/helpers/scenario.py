@@ -103,8 +103,8 @@ def run_pipeline(
 ) -> None:
     """ingest -> feeds -> detect (-> send), each to the end of what has landed."""
     from reconnect.detect.job import run_detect
-    from reconnect.feeds.jobs import run_feed_changes
-    from reconnect.ingest.streams import run_ingest
+    from reconnect.feeds.pipeline import run_feed_changes
+    from reconnect.ingest.pipeline import run_ingest
     from reconnect.send.job import run_send
 
     run_ingest(spark, settings)

@@ -14,8 +14,9 @@ from tests.helpers.lake import rows
 from tests.helpers.landing import write_csv, write_lines
 
 from reconnect.feeds.changes import drop_percent
-from reconnect.feeds.jobs import PRODUCT_FEED, plan_syncs, run_feed_changes
-from reconnect.ingest.streams import run_ingest
+from reconnect.feeds.pipeline import plan_syncs, run_feed_changes
+from reconnect.feeds.syncs import PRODUCT_FEED
+from reconnect.ingest.pipeline import run_ingest
 from reconnect.lake.tables import (
     SILVER_FEED_SYNC_PROGRESS,
     SILVER_PRODUCT_CHANGES,

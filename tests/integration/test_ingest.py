@@ -11,7 +11,7 @@ import pytest
 from tests.helpers.lake import rows, separate_lake
 from tests.helpers.landing import event, write_csv, write_lines
 
-from reconnect.ingest.streams import run_ingest, with_line_origin, write_events_batch
+from reconnect.ingest.pipeline import run_ingest, with_line_origin, write_events_batch
 from reconnect.lake.migrations import ensure_tables
 from reconnect.lake.tables import (
     BRONZE_EVENTS,
@@ -413,7 +413,7 @@ def test_continuous_mode_picks_up_files_as_they_land(spark, lake):
     """The processing-time trigger keeps running and ingests each new file (new files only)."""
     import time
 
-    from reconnect.ingest.streams import SOURCES, start_ingest_query
+    from reconnect.ingest.pipeline import SOURCES, start_ingest_query
 
     continuous = lake.model_copy(
         update={

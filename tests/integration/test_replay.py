@@ -25,9 +25,9 @@ import pytest
 from helpers.lake import separate_lake
 from reconnect.campaigns import load_campaigns
 from reconnect.detect.job import run_detect
-from reconnect.feeds.jobs import run_feed_changes
+from reconnect.feeds.pipeline import run_feed_changes
 from reconnect.generate import GeneratorConfig, generate_shop
-from reconnect.ingest.streams import run_ingest
+from reconnect.ingest.pipeline import run_ingest
 from reconnect.lake.tables import (
     BRONZE_EVENTS,
     BRONZE_SUBSCRIPTIONS,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from datetime import datetime
+
 from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
@@ -109,3 +112,40 @@ def failure(bad: Column, reason: str, field: str | None, detail: Column | str) -
 def shown(value: Column, width: int = 80) -> Column:
     """A value quoted for an error message, cut to ``width`` characters."""
     return F.concat(F.lit("'"), F.substring(F.coalesce(value, F.lit("null")), 1, width), F.lit("'"))
+
+
+def sum_blocks_per_file(blocks: list[Row]) -> list[Row]:
+    """Block summaries (:func:`block_summaries`) added up per file, sorted by file."""
+    by_file: dict[str, list[Row]] = defaultdict(list)
+    for b in blocks:
+        by_file[b.source_file].append(b)
+    return [
+        Row(
+            source_file=f,
+            lines=sum(b.lines for b in bs),
+            quarantined=sum(b.quarantined for b in bs),
+            lo=min((b.lo for b in bs if b.lo is not None), default=None),
+            hi=max((b.hi for b in bs if b.hi is not None), default=None),
+        )
+        for f, bs in sorted(by_file.items())
+    ]
+
+
+def file_counts(
+    source_file: str,
+    sync_time: datetime | None,
+    lines: int,
+    quarantined: int,
+    accepted: int,
+    source: str = "events",
+) -> Row:
+    """One ``bronze.ingest_files`` row; duplicates are the lines neither kept nor quarantined."""
+    return Row(
+        source=source,
+        source_file=source_file,
+        sync_time=sync_time,
+        lines=lines,
+        accepted=accepted,
+        quarantined=quarantined,
+        duplicates=lines - quarantined - accepted,
+    )

@@ -1,4 +1,4 @@
-"""The ingest streaming queries: landing folders -> bronze tables, new files only.
+"""The ingest pipeline: the streaming queries, landing folders -> bronze tables, new files only.
 
 Each source is a file stream with its own checkpoint: events through the text source (lines
 numbered by file block), snapshot folders through ``binaryFile`` paths. ``foreachBatch`` bodies
@@ -9,36 +9,27 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from functools import reduce
 
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming.query import StreamingQuery
 
-from reconnect.ingest import feeds, sinks
+from reconnect.ingest import feed_files, feeds, sinks
 from reconnect.ingest.events import keep_first_per_event_id, parse_event_lines, valid_events
 from reconnect.ingest.lines import (
     block_offsets,
     block_summaries,
+    file_counts,
     number_lines,
     positioned_lines,
-    split_lines,
+    sum_blocks_per_file,
 )
 from reconnect.lake import streams, writes
 from reconnect.lake.landing import EVENTS_DIR, PRODUCT_FEED_DIR, SUBSCRIBERS_DIR, USER_FEED_DIR
 from reconnect.lake.migrations import ensure_tables
-from reconnect.lake.tables import (
-    BRONZE_PRODUCT_SNAPSHOTS,
-    BRONZE_SUBSCRIPTIONS,
-    BRONZE_USER_SNAPSHOTS,
-    TableSpec,
-)
 from reconnect.settings import Settings
-from reconnect.vocabulary import QuarantineReason
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +75,7 @@ def write_events_batch(spark: SparkSession, settings: Settings, text: DataFrame)
             F.min(valid_date).alias("lo"),
             F.max(valid_date).alias("hi"),
         )
-        per_file = _sum_blocks_per_file(blocks)
+        per_file = sum_blocks_per_file(blocks)
         if not per_file:
             return
         parsed = number_lines(positioned, block_offsets(spark, blocks))
@@ -100,9 +91,7 @@ def write_events_batch(spark: SparkSession, settings: Settings, text: DataFrame)
             sinks.append_new_events(spark, settings, first, date_range)
             accepted = sinks.accepted_per_file(spark, settings, batch_files, date_range)
         rows = [
-            _file_counts(
-                r.source_file, None, r.lines, r.quarantined, accepted.get(r.source_file, 0)
-            )
+            file_counts(r.source_file, None, r.lines, r.quarantined, accepted.get(r.source_file, 0))
             for r in per_file
         ]
         sinks.write_ingest_files(spark, settings, rows)
@@ -110,152 +99,11 @@ def write_events_batch(spark: SparkSession, settings: Settings, text: DataFrame)
         positioned.unpersist()
 
 
-def _sum_blocks_per_file(blocks: list[Row]) -> list[Row]:
-    by_file: dict[str, list[Row]] = defaultdict(list)
-    for b in blocks:
-        by_file[b.source_file].append(b)
-    return [
-        Row(
-            source_file=f,
-            lines=sum(b.lines for b in bs),
-            quarantined=sum(b.quarantined for b in bs),
-            lo=min((b.lo for b in bs if b.lo is not None), default=None),
-            hi=max((b.hi for b in bs if b.hi is not None), default=None),
-        )
-        for f, bs in sorted(by_file.items())
-    ]
-
-
-def _file_counts(
-    source_file: str,
-    sync_time: datetime | None,
-    lines: int,
-    quarantined: int,
-    accepted: int,
-    source: str = "events",
-) -> Row:
-    return Row(
-        source=source,
-        source_file=source_file,
-        sync_time=sync_time,
-        lines=lines,
-        accepted=accepted,
-        quarantined=quarantined,
-        duplicates=lines - quarantined - accepted,
-    )
-
-
 # --- feeds and subscriber lists -----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FeedKind:
-    """A snapshot source: where it lands, how records are typed, and its key within a sync."""
-
-    source: str
-    table: TableSpec
-    to_rows: Callable[[DataFrame], DataFrame]
-    key: tuple[str, ...]
-    subscribers: bool = False
-
-
-PRODUCT_FEED = FeedKind(
-    "product_feed", BRONZE_PRODUCT_SNAPSHOTS, feeds.product_snapshot_rows, ("product_id",)
-)
-USER_FEED = FeedKind("user_feed", BRONZE_USER_SNAPSHOTS, feeds.user_snapshot_rows, ("cuid",))
-SUBSCRIBERS = FeedKind(
-    "subscribers", BRONZE_SUBSCRIPTIONS, feeds.subscription_rows, ("channel", "cuid"), True
-)
-
-
-def _list_files(spark: SparkSession, folders: Iterable[str]) -> list[str]:
-    folders = sorted(set(folders))
-    if not folders:
-        return []
-    listed = spark.read.format("binaryFile").load(folders).select("path").collect()
-    return sorted({r.path for r in listed})
-
-
-def _sync_folder(path: str) -> str:
-    return path.rsplit("/", 1)[0]
-
-
-def _records(spark: SparkSession, files: list[feeds.FeedFile]) -> DataFrame | None:
-    """Feed records of readable files, tagged with their sync time and channel."""
-    frames: list[DataFrame] = []
-    by_format: dict[str, list[feeds.FeedFile]] = defaultdict(list)
-    for f in files:
-        by_format[f.format or ""].append(f)
-    text_files = by_format.get("csv", []) + by_format.get("json", [])
-    if text_files:
-        lines = split_lines(spark.read.format("binaryFile").load([f.path for f in text_files]))
-        if by_format.get("json"):
-            json_paths = [f.path for f in by_format["json"]]
-            frames.append(
-                feeds.records_from_json_lines(lines.where(F.col("source_file").isin(json_paths)))
-            )
-        if by_format.get("csv"):
-            frames += _csv_records(lines, [f.path for f in by_format["csv"]])
-    for f in by_format.get("parquet", []):
-        frames.append(feeds.records_from_table(spark.read.parquet(f.path), f.path))
-    if not frames:
-        return None
-    records = reduce(DataFrame.unionByName, frames)
-    tags = spark.createDataFrame(
-        [(f.path, f.sync_time, f.channel) for f in files],
-        "source_file string, sync_time timestamp, channel string",
-    )
-    return records.join(F.broadcast(tags), "source_file")
-
-
-def _csv_records(lines: DataFrame, paths: list[str]) -> list[DataFrame]:
-    csv_lines = lines.where(F.col("source_file").isin(paths))
-    headers = (
-        csv_lines.groupBy("source_file")
-        .agg(F.min_by("raw", "source_line").alias("header"))
-        .collect()
-    )
-    by_header: dict[str, list[str]] = defaultdict(list)
-    for r in headers:
-        by_header[r.header].append(r.source_file)
-    frames = []
-    for header, group in by_header.items():
-        names = [h.strip().strip('"') for h in header.split(",")]
-        frames.append(
-            feeds.records_from_csv_lines(csv_lines.where(F.col("source_file").isin(group)), names)
-        )
-    return frames
-
-
-def _unreadable_lines(
-    spark: SparkSession, files: list[feeds.FeedFile], kind: FeedKind
-) -> DataFrame | None:
-    """Every line of files that sit in the wrong place or format, as quarantine rows."""
-    if not files:
-        return None
-    problems = spark.createDataFrame(
-        [(f.path, f.problem, f.sync_time) for f in files],
-        "source_file string, problem string, sync_time timestamp",
-    )
-    lines = split_lines(spark.read.format("binaryFile").load([f.path for f in files]))
-    reason = F.when(
-        F.col("problem").startswith("expected a file ending"),
-        F.lit(QuarantineReason.UNSUPPORTED_FORMAT.value),
-    ).otherwise(F.lit(QuarantineReason.BAD_PATH.value))
-    return lines.join(F.broadcast(problems), "source_file").select(
-        F.lit(kind.source).alias("source"),
-        "source_file",
-        "source_line",
-        "sync_time",
-        reason.alias("reason"),
-        F.lit(None).cast("string").alias("field"),
-        F.col("problem").alias("detail"),
-        "raw",
-    )
-
-
 def write_feed_batch(
-    kind: FeedKind, spark: SparkSession, settings: Settings, batch: DataFrame
+    kind: feed_files.FeedKind, spark: SparkSession, settings: Settings, batch: DataFrame
 ) -> None:
     """Re-read every sync touched by new files and replace it whole: idempotent by sync time."""
     new_paths = sorted({r.path for r in batch.select("path").collect()})
@@ -263,22 +111,24 @@ def write_feed_batch(
         return
     classified = [feeds.classify_feed_file(p, kind.subscribers) for p in new_paths]
     bad = [f for f in classified if f.problem]
-    touched = {_sync_folder(f.path) for f in classified if not f.problem}
-    good = [feeds.classify_feed_file(p, kind.subscribers) for p in _list_files(spark, touched)]
+    touched = {feed_files.sync_folder(f.path) for f in classified if not f.problem}
+    good = [
+        feeds.classify_feed_file(p, kind.subscribers) for p in feed_files.list_files(spark, touched)
+    ]
     good = [f for f in good if not f.problem]
 
     count_rows: list[Row] = []
-    unreadable = _unreadable_lines(spark, bad, kind)
+    unreadable = feed_files.unreadable_lines(spark, bad, kind)
     if unreadable is not None:
         unreadable = unreadable.persist()
         sinks.write_quarantine(spark, settings, unreadable)
         for r in unreadable.groupBy("source_file", "sync_time").count().collect():
             count_rows.append(
-                _file_counts(r.source_file, r.sync_time, r["count"], r["count"], 0, kind.source)
+                file_counts(r.source_file, r.sync_time, r["count"], r["count"], 0, kind.source)
             )
         unreadable.unpersist()
 
-    records = _records(spark, good)
+    records = feed_files.records(spark, good)
     recorded: bool | None = None  # whether a file of this batch already has counts
     if records is not None:
         rows = kind.to_rows(records).persist()
@@ -287,33 +137,20 @@ def write_feed_batch(
             rows.where(F.col("error").isNull()), ["sync_time", *kind.key], columns
         ).persist()
         try:
-            # Counted first, in one query from the cached rows: the lines and quarantined lines
-            # per file (a batch without a bad line then skips the quarantine MERGE, even an empty
-            # one is a Delta scan and ~0.5 s of driver work), the records kept per file, and
-            # whether a file is already recorded (see sinks.write_ingest_files).
-            zero = F.lit(0).cast("long")
+            # Counted first, from the cached rows: a batch without a bad line then skips the
+            # quarantine MERGE, and whether a file is already recorded decides how its counts
+            # are written (see sinks.write_ingest_files).
             files = [f.path for f in bad] + [f.path for f in good]
-            counts = (
-                rows.groupBy("source_file")
+            counted = {
+                r.source_file: (r.n, r.quarantined)
+                for r in rows.groupBy("source_file")
                 .agg(F.count(F.lit(1)).alias("n"), F.count("error").alias("quarantined"))
-                .select(F.lit("lines").alias("part"), "source_file", "n", "quarantined")
-                .unionByName(
-                    first.groupBy("source_file")
-                    .agg(F.count(F.lit(1)).alias("n"))
-                    .select(F.lit("kept").alias("part"), "source_file", "n",
-                            zero.alias("quarantined"))
-                )
-                .unionByName(
-                    sinks.recorded_files(spark, settings, kind.source, files)
-                    .limit(1)
-                    .select(F.lit("recorded").alias("part"), "source_file", zero.alias("n"),
-                            zero.alias("quarantined"))
-                )
                 .collect()
-            )  # fmt: skip
-            recorded = any(r.part == "recorded" for r in counts)
-            counted = {r.source_file: (r.n, r.quarantined) for r in counts if r.part == "lines"}
-            accepted = {r.source_file: r.n for r in counts if r.part == "kept"}
+            }
+            accepted = {
+                r.source_file: r["count"] for r in first.groupBy("source_file").count().collect()
+            }
+            recorded = bool(sinks.recorded_files(spark, settings, kind.source, files).take(1))
             if any(q for _, q in counted.values()):
                 sinks.write_quarantine(
                     spark, settings, sinks.quarantine_rows(rows, kind.source, sync_time=True)
@@ -327,7 +164,7 @@ def write_feed_batch(
                 # A header-only file has no records; it is still listed, with zero lines.
                 lines, quarantined = counted.get(f.path, (0, 0))
                 count_rows.append(
-                    _file_counts(
+                    file_counts(
                         f.path,
                         f.sync_time,
                         lines,
@@ -351,16 +188,19 @@ SOURCES: dict[str, Source] = {
     "product_feed": Source(
         "product_feed",
         PRODUCT_FEED_DIR,
-        lambda s, st, b: write_feed_batch(PRODUCT_FEED, s, st, b),
+        lambda s, st, b: write_feed_batch(feed_files.PRODUCT_FEED, s, st, b),
         False,
     ),
     "user_feed": Source(
-        "user_feed", USER_FEED_DIR, lambda s, st, b: write_feed_batch(USER_FEED, s, st, b), False
+        "user_feed",
+        USER_FEED_DIR,
+        lambda s, st, b: write_feed_batch(feed_files.USER_FEED, s, st, b),
+        False,
     ),
     "subscribers": Source(
         "subscribers",
         SUBSCRIBERS_DIR,
-        lambda s, st, b: write_feed_batch(SUBSCRIBERS, s, st, b),
+        lambda s, st, b: write_feed_batch(feed_files.SUBSCRIBERS, s, st, b),
         False,
     ),
 }
