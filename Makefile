@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install jars lint bench clean
+.PHONY: demo test test-fast install jars lint bench clean
 
 demo: install jars
 	$(BIN)/reconnect demo
@@ -24,10 +24,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# The pure tests (no Spark session), for the edit-test loop.
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not spark" tests/unit
+
 # Delta's jars: one Spark start resolves them from Maven Central and caches them in ~/.ivy2.5.2
 # (a no-op once cached). If that fails and Maven is installed, Maven fetches them into ~/.m2 and
-# the start is retried (reconnect.runtime.warm_up). Then, once, the local JVM's class archive
-# (the demo on a tiny shop, ~2 min; reconnect.jvm_archive), which makes later cold starts faster.
+# the start is retried (reconnect.runtime.warm_up).
 jars: install
 	$(BIN)/python -c "from reconnect.runtime import warm_up; warm_up()"
 
@@ -35,6 +38,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: install jars
 	$(BIN)/python bench/run_all.py

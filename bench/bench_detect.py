@@ -51,7 +51,7 @@ from reconnect.lake.tables import (
     TableSpec,
 )
 from reconnect.runtime import build_spark_session
-from reconnect.settings import PROJECT_ROOT, Settings, SparkSettings
+from reconnect.settings import DEFAULT_CONF_DIR, Settings, SparkSettings
 from stubs import detection_without_machine  # bench/ is on sys.path
 
 
@@ -272,7 +272,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=0, help="also run in about K micro-batches")
     parser.add_argument("--work", default=None, help="root folder (default: a fresh temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
-    parser.add_argument("--campaigns", default=str(PROJECT_ROOT / "conf" / "campaigns"))
+    parser.add_argument("--campaigns", default=str(DEFAULT_CONF_DIR / "campaigns"))
     parser.add_argument("--out", default=None, help="also write the JSON result here")
     parser.add_argument(
         "--no-decisions",

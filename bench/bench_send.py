@@ -64,7 +64,7 @@ from reconnect.lake.tables import (
 from reconnect.runtime import build_spark_session
 from reconnect.send.decide import PRODUCT_TYPES
 from reconnect.send.job import run_send
-from reconnect.settings import PROJECT_ROOT, Settings, SparkSettings
+from reconnect.settings import DEFAULT_CONF_DIR, Settings, SparkSettings
 from stubs import sender_without_pass  # bench/ is on sys.path
 
 START = datetime(2026, 3, 1, tzinfo=UTC)  # due times spread over 30 days from here
@@ -533,7 +533,7 @@ def main() -> None:
         )
     ).with_paths(root)
     try:
-        campaigns = load_campaigns(PROJECT_ROOT / "conf" / "campaigns")
+        campaigns = load_campaigns(DEFAULT_CONF_DIR / "campaigns")
         t = time.monotonic()
         spark = build_spark_session(settings)
         print(f"set-up: Spark session {time.monotonic() - t:.1f}s", flush=True)

@@ -8,15 +8,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.helpers.paths import DATA_DIR
 
-from reconnect.settings import PROJECT_ROOT, Settings, SparkSettings
+from reconnect.settings import Settings, SparkSettings
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 
 def shared_data_dir() -> Path:
     """The read-only public datasets beside the project (``../shared/data``)."""
-    return Path(os.environ.get("RECONNECT_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
+    return DATA_DIR
 
 
 @pytest.fixture(scope="session")

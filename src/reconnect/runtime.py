@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconnect import jvm_archive
 from reconnect.settings import Settings
 
 if TYPE_CHECKING:
@@ -80,12 +79,10 @@ def spark_conf(settings: Settings) -> dict[str, str]:
 
 
 def session_conf(settings: Settings) -> dict[str, str]:
-    """:func:`spark_conf` plus how a new session gets Delta's jars and the JVM's class archive.
+    """:func:`spark_conf` plus how a new session gets Delta's jars.
 
     With ``delta_jars: maven``: the jars Ivy resolved on an earlier start (``spark.jars``, no
-    resolution), else the Maven coordinates (``spark.jars.packages``). A local session with the
-    remembered jars also maps the class archive ``make jars`` made (:mod:`reconnect.jvm_archive`),
-    when it exists and ``spark.class_archive`` is on: the archive's JVM had those jars.
+    resolution), else the Maven coordinates (``spark.jars.packages``).
     """
     s = settings.spark
     conf = spark_conf(settings)
@@ -96,9 +93,6 @@ def session_conf(settings: Settings) -> dict[str, str]:
         conf["spark.jars.packages"] = delta_maven_coordinates()
         return conf
     conf["spark.jars"] = ",".join(cached_jars)  # resolved before: skip Ivy (quiet, offline)
-    archive = jvm_archive.driver_options() if _local(s.master) and s.class_archive else None
-    if archive:
-        conf["spark.driver.extraJavaOptions"] += f" {archive}"
     return conf
 
 
@@ -151,8 +145,14 @@ def _local(master: str | None) -> bool:
     return master is not None and (master == "local" or master.startswith("local["))
 
 
+def cache_dir() -> str:
+    """Reconnect's folder of machine-local caches (``$XDG_CACHE_HOME/reconnect``)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(cache, "reconnect")
+
+
 def _jar_list_file() -> str:
-    return os.path.join(jvm_archive.cache_dir(), f"jars-{delta_maven_coordinates()}.txt")
+    return os.path.join(cache_dir(), f"jars-{delta_maven_coordinates()}.txt")
 
 
 def _cached_jar_list() -> list[str]:
@@ -201,12 +201,6 @@ def warm_up() -> None:
         session = build_spark_session(Settings())
     print(f"Spark {session.version} with Delta ({delta_maven_coordinates()}) is ready")
     session.stop()
-    for gone in jvm_archive.prune():
-        print(f"Removed {gone.name}: its pyspark installation is gone")
-    if not jvm_archive.driver_options():
-        print("Making the JVM's class archive (the demo on a tiny shop, ~2 min, once)")
-    _, said = jvm_archive.make()
-    print(said)
 
 
 def _mvn_get(coordinates: str, transitive: bool) -> None:

@@ -1,12 +1,15 @@
 """Typed settings, one object per environment, built once at the entry point and passed down.
 
-A settings file is YAML (``conf/<env>.yaml``). Unknown keys and bad values are refused before any
-job runs, with the file and the field named (see :class:`SettingsError`).
+A settings file is YAML. ``--env NAME`` reads ``./conf/NAME.yaml`` when the current folder has
+one, else the packaged ``reconnect/conf/NAME.yaml`` (``local`` and ``cluster`` ship with the
+wheel, as do the default campaigns). Unknown keys and bad values are refused before any job
+runs, with the file and the field named (see :class:`SettingsError`).
 """
 
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,8 +25,9 @@ from pydantic import (
 
 from reconnect.vocabulary import CHANNELS, DEFAULT_PRIORITY_ORDER
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CONF_DIR = PROJECT_ROOT / "conf"
+# The packaged defaults (package data: a wheel installs them as files beside the code).
+DEFAULT_CONF_DIR = Path(str(resources.files("reconnect") / "conf"))
+LOCAL_CONF_DIR = Path("conf")  # a project's own settings files, relative to where it runs
 ENV_VAR = "RECONNECT_ENV"
 CONF_VAR = "RECONNECT_CONF"
 
@@ -52,11 +56,6 @@ class SparkSettings(_Strict):
     driver_memory: str | None = "4g"
     shuffle_partitions: int = Field(default=4, ge=1)
     ui_enabled: bool = False
-    class_archive: bool = Field(
-        default=True,
-        description="local Spark only: start the driver JVM with the class-data archive that "
-        "'make jars' makes (reconnect.jvm_archive), when it exists; a cold start is faster.",
-    )
     conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark settings.")
 
 
@@ -318,20 +317,32 @@ def _format_error(source: str, err: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def env_settings_file(env: str) -> Path:
+    """``./conf/<env>.yaml`` when it exists, else the packaged ``<env>.yaml``."""
+    own = LOCAL_CONF_DIR / f"{env}.yaml"
+    return own if own.is_file() else DEFAULT_CONF_DIR / f"{env}.yaml"
+
+
 def load_settings(
     path: str | Path | None = None, env: str | None = None, base: Path | None = None
 ) -> Settings:
-    """Load settings from ``path``, else ``$RECONNECT_CONF``, else ``conf/<env>.yaml``.
+    """Load settings from ``path``, else ``$RECONNECT_CONF``, else the settings of ``env``.
 
-    ``env`` defaults to ``$RECONNECT_ENV`` or ``local``. Relative paths in the file are resolved
-    against ``base`` (default: the current directory), so runs from a project checkout keep their
-    data in ``./var``.
+    ``env`` defaults to ``$RECONNECT_ENV`` or ``local``; its file is ``./conf/<env>.yaml`` when
+    the current folder has one, else the packaged one (:func:`env_settings_file`). Relative
+    paths in the file are resolved against ``base`` (default: the current directory), so runs
+    keep their data in ``./var`` of the folder they start in.
     """
     if path is None and os.environ.get(CONF_VAR):
         path = os.environ[CONF_VAR]
     if path is None:
         env = env or os.environ.get(ENV_VAR) or "local"
-        path = DEFAULT_CONF_DIR / f"{env}.yaml"
+        path = env_settings_file(env)
+        if not path.is_file():
+            raise SettingsError(
+                f"no settings for environment {env!r}: neither {LOCAL_CONF_DIR / f'{env}.yaml'}"
+                f" nor the packaged {path} exists"
+            )
     path = Path(path)
     if not path.is_file():
         raise SettingsError(f"{path}: settings file not found")

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from tests.helpers.paths import SPEC_DIR
 
 from reconnect.campaigns import Campaign, parse_campaign
 from reconnect.lake.landing import events_dir, feed_sync_dir, subscribers_sync_dir
-from reconnect.settings import PROJECT_ROOT, Settings
+from reconnect.settings import Settings
 
-SPEC_DIR = PROJECT_ROOT.parent / "shared" / "spec"
 # Keys the vectors put at the campaign's top level that sit under ``trigger`` in our format.
 _TRIGGER_KEYS = ("interaction", "change", "min_drop_percent", "min_drop_amount", "product")
 

@@ -38,7 +38,7 @@ from reconnect.lake.tables import (
     SILVER_SEND_PROGRESS,
 )
 from reconnect.send.job import run_send
-from reconnect.settings import PROJECT_ROOT
+from reconnect.settings import DEFAULT_CONF_DIR
 from reconnect.vocabulary import REASONS, TERMINAL_STATES
 
 pytestmark = pytest.mark.spark
@@ -77,7 +77,7 @@ def _run(
         settings = settings.model_copy(update={"streaming": streaming})
     run_ingest(spark, settings, ("events",))
     run_feed_changes(spark, settings)
-    campaigns = load_campaigns(PROJECT_ROOT / "conf" / "campaigns")
+    campaigns = load_campaigns(DEFAULT_CONF_DIR / "campaigns")
     run_detect(spark, settings, campaigns)
     run_send(spark, settings, campaigns)
 

@@ -27,13 +27,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tests.helpers.paths import REPO_ROOT
 
 from helpers.lake import separate_lake
 from helpers.scenario import Scenario, campaign, run_pipeline
 from helpers.webhook_server import RecordingServer
 from reconnect.lake.tables import GOLD_MESSAGES
 from reconnect.send.job import run_send
-from reconnect.settings import PROJECT_ROOT, ProviderSettings
+from reconnect.settings import ProviderSettings
 from reconnect.vocabulary import CHANNELS
 
 pytestmark = pytest.mark.spark
@@ -171,7 +172,7 @@ def test_sigkill_during_writes_and_delivery_sends_every_message_once(spark, lake
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
     port_file, log = tmp_path / "port", tmp_path / "requests.jsonl"
     server_proc = subprocess.Popen(
-        [sys.executable, str(PROJECT_ROOT / "tests" / "helpers" / "webhook_server.py"),
+        [sys.executable, str(REPO_ROOT / "tests" / "helpers" / "webhook_server.py"),
          "--port-file", str(port_file), "--log", str(log), "--delay", "0.03"]
     )  # fmt: skip
     try:

@@ -30,6 +30,20 @@ def test_local_default_is_embedded_spark_with_local_folders(tmp_path):
     assert settings.paths.lakehouse == str(tmp_path / "var" / "lakehouse")
 
 
+def test_an_env_file_in_the_working_folder_wins_over_the_packaged_one(tmp_path, monkeypatch):
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "local.yaml").write_text("env: local\nspark: {shuffle_partitions: 7}\n")
+    monkeypatch.chdir(tmp_path)
+    assert load_settings(env="local").spark.shuffle_partitions == 7
+    assert load_settings(env="cluster").paths.lakehouse.startswith("s3a://")  # packaged
+
+
+def test_an_unknown_env_names_both_places_it_looked(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SettingsError, match=r"environment 'staging': neither conf/staging.yaml"):
+        load_settings(env="staging")
+
+
 def test_cluster_settings_leave_master_and_jars_to_the_platform():
     settings = load_settings(DEFAULT_CONF_DIR / "cluster.yaml")
     assert settings.spark.master is None and settings.spark.delta_jars == "provided"
