@@ -37,8 +37,31 @@ DELIVERED: Final = "DELIVERED"
 FAILED: Final = "FAILED"
 SKIPPED_CIRCUIT_OPEN: Final = "SKIPPED_CIRCUIT_OPEN"
 
-_RETRYABLE_4XX = frozenset({408, 429})
 _ALREADY_RECEIVED = 409  # the receiver already has this idempotency key
+
+
+@dataclass(frozen=True)
+class RetryRule:
+    """Which answers are tried again (docs/sending.md, "Webhook" and "Exactly once").
+
+    ``in_run``: 4xx answers retried within a run after the backoff, like 5xx and no answer at
+    all (timeout, connection error), up to ``max_attempts``. ``next_run``: 4xx answers not
+    retried within the run but handed over again on the next one (credentials, fixed by
+    configuration). ``refused``: the answers after which a ``FAILED`` attempt is final, except
+    the two sets above.
+    """
+
+    in_run: frozenset[int] = frozenset({408, 429})
+    next_run: frozenset[int] = frozenset({401, 403})
+    refused: range = range(300, 500)
+
+    @property
+    def retried(self) -> frozenset[int]:
+        """The refused-range answers whose message is handed over again on a later run."""
+        return self.in_run | self.next_run
+
+
+RETRY_RULE = RetryRule()
 
 
 class ProviderError(Exception):
@@ -140,7 +163,7 @@ class _Response:
     def transient(self) -> bool:
         """Worth retrying, and counted by the circuit breaker: no answer, 408, 429 or 5xx."""
         s = self.http_status
-        return s is None or s in _RETRYABLE_4XX or s >= 500
+        return s is None or s in RETRY_RULE.in_run or s >= 500
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
