@@ -12,7 +12,8 @@ import pytest
 
 from helpers.webhook_server import RecordingServer
 from reconnect.send.delivery import is_final, still_open
-from reconnect.send.providers import Outgoing, WebhookProvider
+from reconnect.send.providers import Outgoing
+from reconnect.send.webhook import WebhookProvider
 from reconnect.settings import ProviderSettings
 
 

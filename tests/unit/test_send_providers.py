@@ -22,9 +22,9 @@ from reconnect.send.providers import (
     FileProvider,
     Outgoing,
     ProviderError,
-    WebhookProvider,
     build_provider,
 )
+from reconnect.send.webhook import WebhookProvider
 from reconnect.settings import ProviderSettings, SettingsError, load_settings
 
 TOKEN = "tok-7f3a9c-secret"
