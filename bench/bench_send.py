@@ -62,9 +62,9 @@ from reconnect.lake.tables import (
     TableSpec,
 )
 from reconnect.runtime import build_spark_session
-from reconnect.send.decide import PRODUCT_TYPES
-from reconnect.send.job import run_send
+from reconnect.send.pipeline import run_send
 from reconnect.settings import DEFAULT_CONF_DIR, Settings, SparkSettings
+from reconnect.vocabulary import CAMPAIGN_TYPES
 from stubs import sender_without_pass  # bench/ is on sys.path
 
 START = datetime(2026, 3, 1, tzinfo=UTC)  # due times spread over 30 days from here
@@ -174,7 +174,9 @@ def step_eligibility(
     decided_at = F.timestamp_seconds(
         F.unix_seconds(F.col("due_at")) - 3600 + uniform("id", "decided", 3600)
     )
-    is_product = F.col("campaign_type").isin(*PRODUCT_TYPES)
+    is_product = F.col("campaign_type").isin(
+        *[t.name for t in CAMPAIGN_TYPES.values() if t.carries_products]
+    )
     is_price_drop = F.col("campaign_type") == "price_drop"
     one, two = product_struct(1, is_price_drop), product_struct(2, is_price_drop)
     payload = (
@@ -430,7 +432,7 @@ def reset_sending(spark: SparkSession, settings: Settings) -> None:
 def timed_send(spark: SparkSession, settings: Settings, campaigns: list[Campaign]) -> dict:
     reset_sending(spark, settings)
     phases = PhaseLog()
-    logger = logging.getLogger("reconnect.send.job")
+    logger = logging.getLogger("reconnect.send.pipeline")
     logger.addHandler(phases)
     old_level = logger.level
     logger.setLevel(logging.INFO)

@@ -30,7 +30,7 @@ from pyspark import cloudpickle
 from pyspark.sql.pandas.types import to_arrow_schema
 
 from reconnect.detect import job as detect_job
-from reconnect.send import job as send_job
+from reconnect.send import person_pass
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
@@ -62,7 +62,7 @@ _EMPTY = ("decided_by", "channel", "address", "payload")
 
 
 def _suppress_all(batches: Iterable[pa.RecordBatch], *_: Any) -> Iterator[pa.RecordBatch]:
-    schema = to_arrow_schema(send_job.PASS_SCHEMA)
+    schema = to_arrow_schema(person_pass.PASS_SCHEMA)
     for batch in batches:
         m = batch.filter(pc.equal(batch.column("kind"), "m"))
         if m.num_rows == 0:
@@ -80,4 +80,4 @@ def _suppress_all(batches: Iterable[pa.RecordBatch], *_: Any) -> Iterator[pa.Rec
 
 def sender_without_pass() -> AbstractContextManager[None]:
     """Within the block, the sender's per-person pass suppresses every message it is handed."""
-    return _replaced(send_job, "pass_partition", _suppress_all)
+    return _replaced(person_pass, "pass_partition", _suppress_all)

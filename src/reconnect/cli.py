@@ -119,7 +119,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 def cmd_send(args: argparse.Namespace) -> int:
     """Send: settle due messages behind the watermark -> gold.messages, deliver to providers."""
-    from reconnect.send.job import check_providers, run_send
+    from reconnect.send.pipeline import check_providers, run_send
     from reconnect.send.providers import ProviderError
 
     settings = _stream_settings(args)
@@ -210,7 +210,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from reconnect.generate import GeneratorConfig, generate_shop
     from reconnect.ingest.pipeline import run_ingest
     from reconnect.report import bronze_summary, silver_summary
-    from reconnect.send.job import run_send
+    from reconnect.send.pipeline import run_send
 
     root = Path(args.root).resolve()
     if root.exists():

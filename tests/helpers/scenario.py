@@ -105,7 +105,7 @@ def run_pipeline(
     from reconnect.detect.job import run_detect
     from reconnect.feeds.pipeline import run_feed_changes
     from reconnect.ingest.pipeline import run_ingest
-    from reconnect.send.job import run_send
+    from reconnect.send.pipeline import run_send
 
     run_ingest(spark, settings)
     run_feed_changes(spark, settings)

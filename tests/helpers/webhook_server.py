@@ -40,6 +40,7 @@ class RecordingServer:
     """Answers POSTs and records them; failures are injected by arrival order.
 
     ``fail_first``: the first N requests get 503. ``status``: the answer to the others.
+    ``status_by_key``: the answer to every request with that idempotency key (before both).
     ``delay_first`` requests are answered after ``delay_seconds`` (timeout tests).
     ``headers``: extra response headers (e.g. ``{"Retry-After": "3"}``).
     ``log``: a file to append every request to as a JSON line (fsynced before answering).
@@ -55,8 +56,10 @@ class RecordingServer:
         headers: dict[str, str] | None = None,
         log: Path | None = None,
         port: int = 0,
+        status_by_key: dict[str, int] | None = None,
     ) -> None:
         self.fail_first, self.status = fail_first, status
+        self.status_by_key = status_by_key or {}
         self.delay_first, self.delay_seconds = delay_first, delay_seconds
         self.headers = headers or {}
         self.log = log
@@ -102,6 +105,7 @@ class RecordingServer:
         with self._lock:
             n = len(self.requests)
             status = 503 if n < self.fail_first else self.status
+            status = self.status_by_key.get(key or "", status)
             self.requests.append((key, body))
             self.request_headers.append(headers)
             if self.log is not None:

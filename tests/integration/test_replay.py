@@ -37,7 +37,7 @@ from reconnect.lake.tables import (
     SILVER_JOURNEYS,
     SILVER_SEND_PROGRESS,
 )
-from reconnect.send.job import run_send
+from reconnect.send.pipeline import run_send
 from reconnect.settings import DEFAULT_CONF_DIR
 from reconnect.vocabulary import REASONS, TERMINAL_STATES
 

@@ -33,7 +33,7 @@ from helpers.lake import separate_lake
 from helpers.scenario import Scenario, campaign, run_pipeline
 from helpers.webhook_server import RecordingServer
 from reconnect.lake.tables import GOLD_MESSAGES
-from reconnect.send.job import run_send
+from reconnect.send.pipeline import run_send
 from reconnect.settings import ProviderSettings
 from reconnect.vocabulary import CHANNELS
 

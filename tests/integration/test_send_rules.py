@@ -21,7 +21,7 @@ from reconnect.lake.tables import (
     SILVER_LATE_EVENTS,
     SILVER_SEND_PROGRESS,
 )
-from reconnect.send.job import summarize
+from reconnect.send.pipeline import summarize
 from reconnect.settings import QuietHours
 
 pytestmark = pytest.mark.spark

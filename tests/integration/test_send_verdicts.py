@@ -1,6 +1,6 @@
 """The checks the sender settles in Spark columns agree with the per-person pass (decide.py).
 
-``_early_verdict`` (checks 1-3 and paused campaigns) runs before the pass, so the pass never
+``early_verdict`` (checks 1-3 and paused campaigns) runs before the pass, so the pass never
 sees the messages it settles. Over every combination of the inputs it and the pass read, its
 verdict must equal what :func:`reconnect.send.decide.decide` gives the same message, and a
 message it leaves open must be one that only the later checks (preemption, channels, caps,
@@ -16,8 +16,9 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from helpers.scenario import campaign
+from reconnect.send.context import SendContext
 from reconnect.send.decide import Counters, decide
-from reconnect.send.job import SendContext, _early_verdict
+from reconnect.send.settle import early_verdict
 from reconnect.settings import Settings
 
 SMS_ONLY = {"sms": {"body": "hi"}}
@@ -71,7 +72,7 @@ def test_r_send_2_column_verdicts_equal_the_per_person_pass(spark: SparkSession)
     got = {
         r["message_id"]: (r["v"]["state"], r["v"]["reason"]) if r["v"] else None
         for r in spark.createDataFrame(rows, schema)
-        .withColumn("early", _early_verdict(ctx))
+        .withColumn("early", early_verdict(ctx))
         .select("message_id", F.col("early").alias("v"))
         .collect()
     }

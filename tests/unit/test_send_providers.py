@@ -22,9 +22,9 @@ from reconnect.send.providers import (
     FileProvider,
     Outgoing,
     ProviderError,
-    WebhookProvider,
     build_provider,
 )
+from reconnect.send.webhook import WebhookProvider
 from reconnect.settings import ProviderSettings, SettingsError, load_settings
 
 TOKEN = "tok-7f3a9c-secret"
@@ -277,7 +277,7 @@ def test_r_send_3_file_deliveries_in_the_workers_cut_chunks_per_channel_and_repe
     # the Python workers when the file provider runs there.
     import pyarrow as pa
 
-    from reconnect.send.job import ATTEMPT_ROWS, deliver_partition
+    from reconnect.send.delivery import ATTEMPT_ROWS, deliver_partition
     from reconnect.send.render import payload_json
 
     messages = [outgoing(i) for i in range(1, 6)] + [outgoing(i, "sms") for i in (6, 7)]

@@ -2,7 +2,7 @@
 
 Everything that depends on the order of sends (caps, R-CAP-1..4) is decided here, in plain
 Python, after Spark has joined each message with what is known at its send time (audience,
-priority preemption, identifiers, consent and addresses; :mod:`reconnect.send.job`).
+priority preemption, identifiers, consent and addresses; :mod:`reconnect.send.settle`).
 
 The order of checks for one message (docs/sending.md, "Order of checks"):
 
@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from reconnect.campaigns import Campaign, CustomCampaign
+from reconnect.campaigns import Campaign
 from reconnect.settings import QuietHours, SenderSettings, parse_interval
 from reconnect.vocabulary import (
     CAMPAIGN_TYPES,
@@ -47,16 +47,19 @@ from reconnect.vocabulary import (
     SUPPRESSED,
 )
 
-PRODUCT_TYPES = tuple(t.name for t in CAMPAIGN_TYPES.values() if t.carries_products)
+# R-PRIO-2: the priority class whose messages are never preempted, and the class whose
+# campaigns do not compete with each other (custom without cancel-all-others).
+NEVER_PREEMPTED = CAMPAIGN_TYPES["user_attribute_change"].priority_class
+NOT_COMPETING = CAMPAIGN_TYPES["custom"].priority_class
 _FEED_ADDRESS = {"email": "email", "sms": "phone", "web_push": "", "app_push": ""}
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
 def priority_class(campaign: Campaign) -> str:
     """The R-PRIO-1 class of a campaign: its type, with custom split by cancel_all_others."""
-    if isinstance(campaign, CustomCampaign) and campaign.cancel_all_others:
+    if getattr(campaign, "cancel_all_others", False):
         return CUSTOM_CANCEL_ALL
-    return campaign.type
+    return CAMPAIGN_TYPES[campaign.type].priority_class
 
 
 def priority_ranks(campaigns: Sequence[Campaign], sender: SenderSettings) -> dict[str, int]:
@@ -266,7 +269,7 @@ def decide(
         return Decision(m["state"], m["reason"])
     if not m["audience_ok"]:
         return Decision(SUPPRESSED, "AUDIENCE_EXIT")
-    if rules.type in PRODUCT_TYPES and not m["payload"]:
+    if CAMPAIGN_TYPES[rules.type].carries_products and not m["payload"]:
         return Decision(SUPPRESSED, "EMPTY_PAYLOAD")
     if m["preempted"]:
         return Decision(SUPPRESSED, "PRIORITY_PREEMPTED")
