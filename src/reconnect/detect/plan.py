@@ -25,10 +25,11 @@ from reconnect.campaigns import (
 )
 from reconnect.detect.schedule import next_slot
 from reconnect.micros import MICROS
+from reconnect.vocabulary import CAMPAIGN_TYPES
 
 # Journeys of these types belong to a person known by cuid (the user feed, R-TYPE-UATTR,
-# R-TYPE-SCHED); the others to the clickstream's user_id.
-CUID_KEYED_TYPES = ("user_attribute_change", "scheduled")
+# R-TYPE-SCHED); the others to the clickstream's user_id. Read from the types' traits.
+CUID_KEYED_TYPES = tuple(t.name for t in CAMPAIGN_TYPES.values() if t.keyed_by == "cuid")
 
 
 @dataclass(frozen=True)
