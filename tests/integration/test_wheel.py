@@ -3,7 +3,8 @@
 A wheel built from this tree is installed into a fresh virtual environment outside the repo. The
 test venv reuses this environment's installed dependencies (a ``.pth`` line to its
 site-packages, whose editable hook for the checkout is not run from there) so nothing is
-downloaded, but the product itself comes from the wheel only.
+downloaded, but the product itself comes from the wheel only (pip installs it with
+``--ignore-installed``: the shared site-packages already lists the editable checkout).
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ def installed(tmp_path_factory) -> Path:
     run([sys.executable, "-m", "venv", str(venv)], cwd=work)
     (purelib,) = venv.glob("lib/python3.*/site-packages")
     (purelib / "shared-deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-deps", str(wheel)],
-        cwd=work)  # fmt: skip
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-deps"]
+    run([*pip, "--ignore-installed", str(wheel)], cwd=work)
     return venv / "bin"
 
 
