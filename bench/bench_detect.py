@@ -36,7 +36,7 @@ from pathlib import Path
 from pyspark.sql import functions as F
 
 from reconnect.campaigns import load_campaigns
-from reconnect.detect.job import run_detect
+from reconnect.detect.pipeline import run_detect
 from reconnect.feeds.pipeline import run_feed_changes
 from reconnect.generate import GeneratorConfig, generate_shop
 from reconnect.ingest.pipeline import SOURCES, run_ingest

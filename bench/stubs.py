@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 from pyspark import cloudpickle
 from pyspark.sql.pandas.types import to_arrow_schema
 
-from reconnect.detect import job as detect_job
+from reconnect.detect import partition as detect_partition
 from reconnect.send import person_pass
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -54,7 +54,7 @@ def _replaced(module: Any, name: str, stub: Any) -> Iterator[None]:
 
 def detection_without_machine() -> AbstractContextManager[None]:
     """Within the block, detection's per-user machine reads its inputs and outputs nothing."""
-    return _replaced(detect_job, "run_partition", _no_machine)
+    return _replaced(detect_partition, "run_partition", _no_machine)
 
 
 _SUPPRESSED = {"state": "SUPPRESSED", "reason": "NO_IDENTIFIER"}

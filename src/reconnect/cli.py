@@ -107,7 +107,7 @@ def _stream_settings(args: argparse.Namespace) -> Settings:
 
 def cmd_detect(args: argparse.Namespace) -> int:
     """Detect campaign triggers: bronze events and silver feed changes -> journeys and messages."""
-    from reconnect.detect.job import run_detect
+    from reconnect.detect.pipeline import run_detect
 
     settings = _stream_settings(args)
     # Bad campaign files stop here, before any job runs.
@@ -205,7 +205,7 @@ def _load_campaigns(folder: Path) -> list[Campaign]:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate a small shop and run every stage that exists, printing what each table holds."""
-    from reconnect.detect.job import run_detect
+    from reconnect.detect.pipeline import run_detect
     from reconnect.feeds.pipeline import run_feed_changes
     from reconnect.generate import GeneratorConfig, generate_shop
     from reconnect.ingest.pipeline import run_ingest

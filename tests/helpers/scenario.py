@@ -102,7 +102,7 @@ def run_pipeline(
     spark: Any, settings: Settings, campaigns: list[Campaign], send: bool = True
 ) -> None:
     """ingest -> feeds -> detect (-> send), each to the end of what has landed."""
-    from reconnect.detect.job import run_detect
+    from reconnect.detect.pipeline import run_detect
     from reconnect.feeds.pipeline import run_feed_changes
     from reconnect.ingest.pipeline import run_ingest
     from reconnect.send.pipeline import run_send

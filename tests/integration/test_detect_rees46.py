@@ -12,7 +12,7 @@ import pytest
 
 from helpers.scenario import campaign, messages
 from reconnect.adapters import import_rees46
-from reconnect.detect.job import run_detect
+from reconnect.detect.pipeline import run_detect
 from reconnect.ingest.pipeline import run_ingest
 from reconnect.lake.tables import SILVER_DETECT_PROGRESS
 

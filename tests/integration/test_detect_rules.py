@@ -94,56 +94,14 @@ def test_audiences_custom_offline_product_conditions_schedules_first_appearance_
     assert all(m["state"] == "PENDING" for m in got.values())
 
 
-def test_r_trig_4_feed_changes_reach_only_who_may_watch_then(spark):
-    # A change at s can only matter to a watch whose latest interaction `at` before it has
-    # at < s <= at + watch_window (R-TRIG-4): for this batch's events, after the first
-    # interaction and within the longest window after the last one. Watches kept in the state
-    # from earlier batches reach every change. The machine decides the rest.
-    from reconnect.campaigns import parse_campaign
-    from reconnect.detect import inputs as I
-    from reconnect.detect.plan import plan_campaigns
-    from reconnect.micros import to_micros
-
-    price = parse_campaign({
-        "id": "price", "name": "price", "type": "price_drop", "channels": ["email"],
-        "steps": ONE, "schedule": {"days": "all", "hour": 10}, "watch_window": "30d",
-        "trigger": {"interaction": "add_to_cart", "min_drop_percent": 10},
-    })  # fmt: skip
-    state = spark.createDataFrame(
-        [("user", "u9", ["P1"]), ("cuid", "c1", ["P1"])],
-        "key_kind string, user_key string, watched array<string>",
-    )
-    events = spark.createDataFrame(
-        [
-            ("u1", "add_to_cart", "P1", ts("2026-01-02T00:00:00Z")),
-            ("u1", "add_to_cart", "P1", ts("2026-01-05T00:00:00Z")),
-            ("u1", "purchase", "P2", ts("2026-01-05T00:00:00Z")),  # not a watching kind
-            ("u2", "product_view", "P1", ts("2026-01-05T00:00:00Z")),  # not this campaign's
-            ("u3", "add_to_cart", "P3", ts("2026-01-05T00:00:00Z")),  # P3 did not change
-        ],
-        "user_id string, event_type string, product_id string, event_time timestamp",
-    )
-    changed = spark.createDataFrame([("P1",), ("P2",)], "product_id string")
-    found = I.watchers(state, events, changed, plan_campaigns([price]))
-    rows = {(r["user_key"], r["product_id"]): (r["watch_from"], r["watch_until"])
-            for r in found.collect()}  # fmt: skip
-
-    def us(text: str) -> int:
-        return to_micros(ts(text).replace(tzinfo=UTC))
-
-    assert rows == {
-        ("u9", "P1"): (-(2**62), 2**62),
-        ("u1", "P1"): (us("2026-01-02T00:00:00Z"), us("2026-02-04T00:00:00Z")),
-    }
-
-
 def test_state_ttl_of_a_user_the_machine_ran_only_for_a_feed_change_stays_their_events(spark, lake):
     # docs/detection.md, "Bounded state": a user is kept while they have events within
     # state_ttl (30 days), a pending message or an open watch. A product-feed change routed to
     # a watcher in a later batch is not the user's activity: the machine then reports only the
     # watch's end (tests/unit/test_detect_machine.py), and the state MERGE keeps the TTL of the
     # last event it stored.
-    from reconnect.detect.job import OUTPUT_SCHEMA, _write_state
+    from reconnect.detect.partition import OUTPUT_SCHEMA
+    from reconnect.detect.sinks import write_state
     from reconnect.lake.migrations import ensure_tables
     from reconnect.lake.schemas import DETECT_STATE, EVENTS
     from reconnect.lake.tables import SILVER_DETECT_STATE
@@ -161,7 +119,7 @@ def test_state_ttl_of_a_user_the_machine_ran_only_for_a_feed_change_stays_their_
                expires_at=watch_end)  # fmt: skip
     machine = spark.createDataFrame([tuple(ran.values())], OUTPUT_SCHEMA)
     no_events = spark.createDataFrame([], EVENTS)
-    _write_state(spark, lake, no_events, machine, None, ts("2026-01-10T00:00:00Z"))
+    write_state(spark, lake, no_events, machine, None, ts("2026-01-10T00:00:00Z"))
     state = spark.read.format("delta").load(SILVER_DETECT_STATE.location(lake)).collect()
     assert [(r["user_key"], r["last_event_at"], r["expires_at"]) for r in state] == [
         ("u1", ts("2026-01-05T10:00:00Z"), ts("2026-02-04T10:00:00Z"))
@@ -172,7 +130,9 @@ def test_state_expired_behind_the_previous_watermark_counts_as_absent_until_a_ne
     # docs/detection.md, "Bounded state": a state row expired behind the watermark of the batch
     # that wrote it is gone for every later batch (not read, replaced as a new row by the
     # MERGE), and is deleted when the watermark enters a new UTC day.
-    from reconnect.detect.job import OUTPUT_SCHEMA, _live, _write_state
+    from reconnect.detect.batch import live
+    from reconnect.detect.partition import OUTPUT_SCHEMA
+    from reconnect.detect.sinks import write_state
     from reconnect.lake.migrations import ensure_tables
     from reconnect.lake.schemas import DETECT_STATE, EVENTS
     from reconnect.lake.tables import SILVER_DETECT_STATE
@@ -194,7 +154,7 @@ def test_state_expired_behind_the_previous_watermark_counts_as_absent_until_a_ne
         rows = spark.read.format("delta").load(table).collect()
         return {r["user_key"]: (r["cuid"], r["state"], r["watched"], r["expires_at"]) for r in rows}
 
-    assert sorted(r["user_key"] for r in _live(spark.read.format("delta").load(table), w_prev)
+    assert sorted(r["user_key"] for r in live(spark.read.format("delta").load(table), w_prev)
                   .collect()) == ["u3"]  # fmt: skip
     ran = {f: None for f in OUTPUT_SCHEMA.fieldNames()}
     ran.update(out="s", key_kind="user", user_key="u1", state_json='{"new": 1}', watched=[],
@@ -208,14 +168,14 @@ def test_state_expired_behind_the_previous_watermark_counts_as_absent_until_a_ne
         *[events[f.name] if f.name in events.columns else F.lit(None).cast(f.dataType).alias(f.name)
           for f in EVENTS.fields]
     )  # fmt: skip
-    _write_state(spark, lake, finalized, machine, w_prev, w, since=w_prev)
+    write_state(spark, lake, finalized, machine, w_prev, w, since=w_prev)
     after = read()
     # u1 as a new row: no cuid, watch list or expiry carried over from the expired one.
     assert after["u1"] == (None, '{"new": 1}', [], ts("2026-02-04T10:00:00Z"))
     assert set(after) == {"u1", "u2", "u3"}  # the same day: u2 is kept (and never read)
     # The next batch's watermark enters a new day: the rows expired behind it are deleted.
     nxt = ts("2026-01-06T00:10:00Z")
-    _write_state(spark, lake, finalized.limit(0), machine.limit(0), w, nxt, since=w)
+    write_state(spark, lake, finalized.limit(0), machine.limit(0), w, nxt, since=w)
     assert set(read()) == {"u1"}
 
 
@@ -225,7 +185,8 @@ def test_a_rerun_batch_applies_again_the_feed_syncs_its_stopped_attempt_recorded
     # under the same batch id from the state before it, so the re-run applies those syncs again
     # (else their price drops and attribute changes, R-TRIG-4, R-TYPE-PRICE, R-TYPE-UATTR, would
     # be lost from the state); a later batch does not.
-    from reconnect.detect.job import _feeds_and_syncs_to_apply
+    from reconnect.detect.batch import SyncsToApply
+    from reconnect.detect.pipeline import feeds_and_syncs_to_apply
     from reconnect.lake.migrations import ensure_tables
     from reconnect.lake.schemas import DETECT_FEED_SYNCS, FEED_SYNC_PROGRESS
     from reconnect.lake.tables import SILVER_DETECT_FEED_SYNCS, SILVER_FEED_SYNC_PROGRESS
@@ -244,5 +205,9 @@ def test_a_rerun_batch_applies_again_the_feed_syncs_its_stopped_attempt_recorded
     w_prev, w = ts("2026-01-05T12:00:00Z"), ts("2026-01-08T00:00:00Z")
     # Batch 4 stopped after recording u1: its re-run applies u1 again, not p1 (batch 3's).
     # (The re-run records its syncs with an insert-only MERGE, a later batch with an append.)
-    assert _feeds_and_syncs_to_apply(spark, lake, 4, w_prev, w)[1] == ([p2], [u1], [], True)
-    assert _feeds_and_syncs_to_apply(spark, lake, 5, w_prev, w)[1] == ([p2], [], [], False)
+    assert feeds_and_syncs_to_apply(spark, lake, 4, w_prev, w)[1] == SyncsToApply(
+        product=[p2], user=[u1], late=[], rerun=True
+    )
+    assert feeds_and_syncs_to_apply(spark, lake, 5, w_prev, w)[1] == SyncsToApply(
+        product=[p2], user=[], late=[], rerun=False
+    )

@@ -24,7 +24,7 @@ import pytest
 
 from helpers.lake import separate_lake
 from reconnect.campaigns import load_campaigns
-from reconnect.detect.job import run_detect
+from reconnect.detect.pipeline import run_detect
 from reconnect.feeds.pipeline import run_feed_changes
 from reconnect.generate import GeneratorConfig, generate_shop
 from reconnect.ingest.pipeline import run_ingest

@@ -187,9 +187,8 @@ def ledger(
         F.lit(0).alias("src"),
         F.lit("").alias("seq"),
     )
-    # A two-element array, exploded, the nulls dropped. A first version (inline over the array
-    # passed through a higher-order filter, lag/lead of structs, a window of its own for the max)
-    # took twice as long on 4.2M list rows (docs/benchmarks.md, 2026-12-03). The channel stays
+    # A two-element array, exploded, the nulls dropped: cheaper than a higher-order filter over
+    # the array with lag/lead of structs and a window of its own for the max. The channel stays
     # outside the array: a filter on it (for_pass's e-mail/SMS and push branches) then goes
     # below the explode and the window, and each branch runs the window on its channels only.
     out = F.array(F.when(keep, own), F.when(gone, opt_out))
