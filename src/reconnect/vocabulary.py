@@ -103,6 +103,7 @@ CANCELLED_BY_PRIORITY = "CANCELLED_BY_PRIORITY"  # R-PRIO-3
 KeyKind = Literal["user", "cuid"]
 TriggerKind = Literal["event", "product_change", "user_change", "schedule"]
 FirstDue = Literal["wait", "slot", "trigger"]
+Payload = Literal["cart", "session_views", "watched_changes", "trigger_product"]
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,10 @@ class CampaignType:
     (R-TRIG-2), at the next schedule slot (R-TRIG-3), or at the trigger itself (a slot).
     ``carries_products``: its messages show products, so an empty payload is not sent
     (R-REL-2). ``watches_products``: a user's interactions with products open a watch window
-    (R-TRIG-4). ``priority_class``: its name in ``sender.priority_order`` (R-PRIO-1).
+    (R-TRIG-4). ``payload``: what a journey's messages show (R-REL-2): the current cart, the
+    products viewed in the session, the watched products that changed, or the triggering
+    input's product if any. ``priority_class``: its name in ``sender.priority_order``
+    (R-PRIO-1).
     """
 
     name: str
@@ -123,6 +127,7 @@ class CampaignType:
     trigger: TriggerKind
     first_due: FirstDue
     carries_products: bool
+    payload: Payload
     watches_products: bool = False
 
     @property
@@ -134,13 +139,23 @@ class CampaignType:
 CAMPAIGN_TYPES: dict[str, CampaignType] = {
     t.name: t
     for t in (
-        CampaignType("cart_abandonment", "user", "event", "wait", carries_products=True),
-        CampaignType("product_view", "user", "event", "wait", carries_products=True),
-        CampaignType("custom", "user", "event", "wait", carries_products=False),
-        CampaignType("price_drop", "user", "product_change", "slot", True, True),
-        CampaignType("product_attribute_change", "user", "product_change", "slot", True, True),
-        CampaignType("user_attribute_change", "cuid", "user_change", "slot", False),
-        CampaignType("scheduled", "cuid", "schedule", "trigger", False),
+        CampaignType("cart_abandonment", "user", "event", "wait", True, "cart"),
+        CampaignType("product_view", "user", "event", "wait", True, "session_views"),
+        CampaignType("custom", "user", "event", "wait", False, "trigger_product"),
+        CampaignType("price_drop", "user", "product_change", "slot", True, "watched_changes", True),
+        CampaignType(
+            "product_attribute_change",
+            "user",
+            "product_change",
+            "slot",
+            True,
+            "watched_changes",
+            True,
+        ),
+        CampaignType(
+            "user_attribute_change", "cuid", "user_change", "slot", False, "trigger_product"
+        ),
+        CampaignType("scheduled", "cuid", "schedule", "trigger", False, "trigger_product"),
     )
 }
 

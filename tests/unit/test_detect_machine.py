@@ -12,9 +12,10 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from reconnect.campaigns import parse_campaign
-from reconnect.detect.machine import Input, Machine, UserState, drop_percent, sorted_inputs
+from reconnect.detect.machine import Input, Machine, drop_percent, sorted_inputs
 from reconnect.detect.plan import bucket_of, plan_campaigns
 from reconnect.detect.schedule import next_slot, slots_between
+from reconnect.detect.state import UserState
 from reconnect.micros import from_micros, to_micros
 
 

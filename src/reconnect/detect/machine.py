@@ -25,13 +25,13 @@ how they were split into batches: the replay guarantee rests on this.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from reconnect.detect.plan import CampaignPlan
+from reconnect.detect.state import Journey, Product, UserState, dec, undec
 from reconnect.vocabulary import (
     ACTIVE,
     CANCELLED,
@@ -46,8 +46,6 @@ EVENT, PRODUCT_CHANGE, USER_CHANGE, SLOT = "event", "product_change", "user_chan
 # Inputs at the same instant: feed changes and slots before events. A sync at time S is the
 # price "in force" for an interaction at S, so it is not a drop relative to that interaction.
 RANKS = {PRODUCT_CHANGE: 0, USER_CHANGE: 0, SLOT: 0, EVENT: 1}
-
-Product = tuple[str, Decimal | None, Decimal | None]  # product_id, old price, drop %
 
 
 @dataclass(slots=True)
@@ -141,97 +139,6 @@ def drop_percent(old: Decimal, new: Decimal) -> Decimal | None:
     if o <= 0 or n >= o:
         return None
     return Decimal((o - n) * 1_000_000 // o).scaleb(-4)
-
-
-@dataclass
-class Journey:
-    """An active journey: its remaining (not yet due) messages as ``[step, due, message_id]``."""
-
-    id: str
-    campaign: str
-    variation: str
-    time: int
-    trigger: str
-    cuid: str | None
-    products: list[Product]
-    remaining: list[list[Any]]
-    first_due: int
-    last_due: int
-
-    def to_json(self) -> list[Any]:
-        """A compact JSON-able form."""
-        prods = [[p, _dec(o), _dec(d)] for p, o, d in self.products]
-        return [self.id, self.campaign, self.variation, self.time, self.trigger, self.cuid,
-                prods, self.remaining, self.first_due, self.last_due]  # fmt: skip
-
-    @classmethod
-    def from_json(cls, raw: list[Any]) -> Journey:
-        """The inverse of :meth:`to_json`."""
-        prods = [(p, _undec(o), _undec(d)) for p, o, d in raw[6]]
-        return cls(raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], prods, raw[7], raw[8], raw[9])
-
-
-def _dec(d: Decimal | None) -> str | None:
-    return None if d is None else str(d)
-
-
-def _undec(s: str | None) -> Decimal | None:
-    return None if s is None else Decimal(s)
-
-
-@dataclass
-class UserState:
-    """What detection remembers of one user between inputs (JSON in ``silver.detect_state``)."""
-
-    cart: list[str] = field(default_factory=list)  # most recent first
-    views: dict[str, list[str]] = field(default_factory=dict)  # campaign -> products this session
-    watches: dict[str, list[Any]] = field(default_factory=dict)  # "kind|product" -> [at, price]
-    drops: dict[str, list[list[Any]]] = field(default_factory=dict)  # campaign -> [[p, at, old, %]]
-    last_purchase: int | None = None
-    active: dict[str, Journey] = field(default_factory=dict)  # campaign id -> journey
-    cuid: str | None = None  # the person the user is linked to (kept in its own state column)
-
-    def is_empty(self) -> bool:
-        """Nothing worth keeping."""
-        return not (self.cart or self.views or self.watches or self.drops or self.active) and (
-            self.last_purchase is None
-        )
-
-    def to_json(self) -> str:
-        """Serialized for the state table."""
-        return json.dumps(
-            {
-                "c": self.cart,
-                "v": self.views,
-                "w": self.watches,
-                "d": self.drops,
-                "p": self.last_purchase,
-                "a": [j.to_json() for j in self.active.values()],
-            },
-            separators=(",", ":"),
-        )
-
-    @classmethod
-    def from_json(cls, text: str | None) -> UserState:
-        """The inverse of :meth:`to_json`; a new state for None."""
-        if not text:
-            return cls()
-        raw = json.loads(text)
-        active = [Journey.from_json(j) for j in raw["a"]]
-        return cls(
-            raw["c"], raw["v"], raw["w"], raw["d"], raw["p"], {j.campaign: j for j in active}
-        )
-
-    def watched_products(self) -> list[str]:
-        """Products on the watch list (for finding the users a product-feed change concerns)."""
-        return sorted({k.split("|", 1)[1] for k in self.watches})
-
-    def expires_at(self, last_input: int, ttl: int, max_window: int) -> int:
-        """When the state can be forgotten: no input for ``ttl``, nothing pending, no watch."""
-        ends = [last_input + ttl]
-        ends += [j.last_due for j in self.active.values()]
-        ends += [w[0] + max_window for w in self.watches.values()]
-        return max(ends)
 
 
 class Machine:
@@ -368,10 +275,10 @@ class _Run:
                 self._end(j, CANCELLED, EXIT_CONDITION, x)
 
     def _cancel_all_others(self, x: Input, triggering: set[str]) -> None:
-        """R-PRIO-3: every other active journey of the user ends, except attribute changes."""
+        """R-PRIO-3: every other active journey of the user ends (a cuid's are not touched)."""
         for j in list(self.s.active.values()):
             plan = self.m.by_id[j.campaign]
-            if plan.type == "user_attribute_change" or plan.id in triggering:
+            if plan.key_kind == "cuid" or plan.id in triggering:
                 continue
             self._end(j, CANCELLED, CANCELLED_BY_PRIORITY, x)
 
@@ -403,7 +310,7 @@ class _Run:
                     s.drops[cid] = [d for d in s.drops[cid] if d[0] not in bought]
         if et in self.m.watch_kinds and pid:
             # R-TRIG-4: the window restarts and the baseline is the price in force now.
-            s.watches[f"{et}|{pid}"] = [x.time, _dec(x.price)]
+            s.watches[f"{et}|{pid}"] = [x.time, dec(x.price)]
         if s.cart != cart_before:
             self._cart_changed()
 
@@ -411,7 +318,7 @@ class _Run:
         products = [(p, None, None) for p in self.s.cart[: self.m.slots]]
         for j in self.s.active.values():
             plan = self.m.by_id[j.campaign]
-            if plan.type == "cart_abandonment" and j.products != products:
+            if plan.traits.payload == "cart" and j.products != products:
                 j.products = list(products)
                 for step, due, _mid in j.remaining:
                     self._emit_message(plan, j, step, due)
@@ -445,15 +352,16 @@ class _Run:
     def _payload(self, plan: CampaignPlan, x: Input) -> list[Product] | None:
         """The products of a new journey (R-REL-2), or None when the trigger does not hold."""
         n = self.m.slots
-        if plan.type == "cart_abandonment":
+        payload = plan.traits.payload
+        if payload == "cart":
             return [(p, None, None) for p in self.s.cart[:n]]
-        if plan.type == "product_view":
+        if payload == "session_views":
             seen = self.s.views.get(plan.id, [])
             if x.product_id:
                 seen = [x.product_id] + [p for p in seen if p != x.product_id]
             self.s.views[plan.id] = seen[:n]
             return [(p, None, None) for p in seen[:n]]
-        if plan.type in ("price_drop", "product_attribute_change"):
+        if payload == "watched_changes":
             return self._watched_change(plan, x)
         if x.product_id:
             return [(x.product_id, None, None)]
@@ -466,7 +374,7 @@ class _Run:
         watch = self.s.watches.get(f"{plan.interaction}|{x.product_id}")
         if watch is None:
             return None
-        at, baseline = watch[0], _undec(watch[1])
+        at, baseline = watch[0], undec(watch[1])
         if not at < x.time <= at + plan.watch_window:
             return None  # the watch expired (or starts with this very sync)
         old: Decimal | None = None
@@ -489,9 +397,9 @@ class _Run:
         entries = [
             d for d in self.s.drops.get(plan.id, []) if d[0] != x.product_id and d[1] >= horizon
         ]
-        entries.insert(0, [x.product_id, x.time, _dec(old), _dec(pct)])
+        entries.insert(0, [x.product_id, x.time, dec(old), dec(pct)])
         self.s.drops[plan.id] = entries[: self.m.slots]
-        return [(d[0], _undec(d[2]), _undec(d[3])) for d in entries[: self.m.slots]]
+        return [(d[0], undec(d[2]), undec(d[3])) for d in entries[: self.m.slots]]
 
 
 def sorted_inputs(inputs: Iterable[Input]) -> Iterator[Input]:

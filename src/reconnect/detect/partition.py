@@ -16,8 +16,9 @@ import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
-from reconnect.detect.machine import Input, Machine, UserState
+from reconnect.detect.machine import Input, Machine
 from reconnect.detect.plan import CampaignPlan
+from reconnect.detect.state import UserState
 
 _PRODUCT = T.StructType(
     [

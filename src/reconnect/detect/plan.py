@@ -25,11 +25,7 @@ from reconnect.campaigns import (
 )
 from reconnect.detect.schedule import next_slot
 from reconnect.micros import MICROS
-from reconnect.vocabulary import CAMPAIGN_TYPES
-
-# Journeys of these types belong to a person known by cuid (the user feed, R-TYPE-UATTR,
-# R-TYPE-SCHED); the others to the clickstream's user_id. Read from the types' traits.
-CUID_KEYED_TYPES = tuple(t.name for t in CAMPAIGN_TYPES.values() if t.keyed_by == "cuid")
+from reconnect.vocabulary import CAMPAIGN_TYPES, CampaignType
 
 
 @dataclass(frozen=True)
@@ -59,7 +55,7 @@ class CampaignPlan:
     index: int
     id: str
     type: str
-    key_kind: str  # "user" (user_id) or "cuid"
+    key_kind: str  # "user" (user_id) or "cuid": the type's ``keyed_by``
     cancel_all_others: bool
     exits: frozenset[str]  # the shorthands of "don't send if"; conditions come as flags
     variations: tuple[VariationPlan, ...]
@@ -73,13 +69,18 @@ class CampaignPlan:
     min_drop_amount: Decimal | None = None
 
     @property
+    def traits(self) -> CampaignType:
+        """The campaign type's traits (:data:`reconnect.vocabulary.CAMPAIGN_TYPES`)."""
+        return CAMPAIGN_TYPES[self.type]
+
+    @property
     def waits_for_slot(self) -> bool:
         """Step 1 is due at the next schedule slot rather than after a wait."""
         return self.wait == 0
 
     def first_due(self, trigger_time: int) -> int:
         """Step 1's due time for a trigger at ``trigger_time`` (R-STEP-1, R-TRIG-3)."""
-        if self.type == "scheduled":
+        if self.traits.first_due == "trigger":
             return trigger_time  # the trigger is the slot itself
         if self.waits_for_slot:
             return next_slot(trigger_time, self.weekdays, self.hour, ZoneInfo(self.timezone))
@@ -142,7 +143,7 @@ def plan_campaign(index: int, campaign: Campaign) -> CampaignPlan:
         index=index,
         id=campaign.id,
         type=campaign.type,
-        key_kind="cuid" if campaign.type in CUID_KEYED_TYPES else "user",
+        key_kind=CAMPAIGN_TYPES[campaign.type].keyed_by,
         cancel_all_others=isinstance(campaign, CustomCampaign) and campaign.cancel_all_others,
         exits=exits,
         variations=tuple(variations),
@@ -162,7 +163,6 @@ def plan_campaigns(campaigns: Sequence[Campaign]) -> tuple[CampaignPlan, ...]:
 
 
 __all__ = [
-    "CUID_KEYED_TYPES",
     "CampaignPlan",
     "StepPlan",
     "VariationPlan",

@@ -1,13 +1,8 @@
-"""Shared streaming helpers: landing-folder streams, triggers, running to the end, progress rows."""
+"""Shared streaming helpers: landing-folder streams, triggers, running a query to its end."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
-
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.streaming.query import StreamingQuery
 from pyspark.sql.streaming.readwriter import DataStreamWriter
@@ -46,30 +41,6 @@ def mkdirs(spark: SparkSession, path: str) -> None:
     assert jvm is not None
     hpath = jvm.org.apache.hadoop.fs.Path(path)
     hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).mkdirs(hpath)
-
-
-@dataclass
-class LastRow:
-    """The newest row of a progress table, as one run of the query that appends to it last saw it.
-
-    A ``foreachBatch`` job whose run is its progress table's only writer reads the newest row in
-    its first micro-batch and then keeps the row each micro-batch appends, instead of reading it
-    back. ``known``: read or written at least once in this
-    run; ``row`` is None while the table is empty. A new run (a restart) starts unknown.
-    """
-
-    row: Mapping[str, Any] | None = None
-    known: bool = False
-
-    def newest(self, spark: SparkSession, location: str) -> Mapping[str, Any] | None:
-        """The newest row by ``batch_id`` of the progress table at ``location``.
-
-        Read the first time; then the row kept (callers set ``row`` after each append).
-        """
-        if not self.known:
-            found = spark.read.format("delta").load(location).orderBy(F.desc("batch_id")).first()
-            self.row, self.known = (found.asDict() if found is not None else None), True
-        return self.row
 
 
 def with_trigger(writer: DataStreamWriter, settings: Settings) -> DataStreamWriter:
