@@ -22,17 +22,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from reconnect.generate import session as st
-from reconnect.generate.catalog import CURRENCY, Catalog
+from reconnect.generate.catalog import Catalog
 from reconnect.generate.config import MALFORMED_KINDS, GenerationSummary, GeneratorConfig
+from reconnect.generate.event_bodies import EventBodies, visit_head
 from reconnect.generate.lines import EventFiles, TimeFormatter, malformed_line
 from reconnect.generate.people import (
-    APP_PUSH,
-    EMAIL,
     IDENTIFIED,
     IN_SESSION,
     SEEN,
-    SMS,
-    WEB_PUSH,
     Population,
     user_id,
 )
@@ -57,34 +54,10 @@ HOURLY = (2.0, 1.2, 0.8, 0.6, 0.6, 0.8, 1.5, 2.5, 3.5, 4.0, 4.2, 4.3,
           4.5, 4.4, 4.3, 4.3, 4.5, 5.0, 5.8, 6.5, 6.8, 6.0, 4.5, 3.0)  # fmt: skip
 WEEKDAY = (1.0, 1.0, 0.98, 0.98, 0.95, 1.02, 1.12)
 
-_CUSTOM = (
-    ("wishlist_add", 0.35),
-    ("search", 0.70),
-    ("review_submitted", 0.85),
-    ("video_play", 1.0),
-)
-_QUERIES = ("running shoes", "coffee", "gift ideas", "sale", "usb-c cable", "winter jacket",
-            "lego", "sofa bed")  # fmt: skip
-_STORES = ("Berlin Mitte", "Hamburg Altona", "München Marienplatz", "Wien Neubau",
-           "Zürich HB", "Köln Ehrenfeld")  # fmt: skip
-
 
 def run_tag(config: GeneratorConfig) -> str:
     """Return a short id of the config; it prefixes every generated id so runs never share ids."""
     return hashlib.sha256(repr(config).encode()).hexdigest()[:8]
-
-
-_CHANNEL_BITS = {"email": EMAIL, "sms": SMS, "web_push": WEB_PUSH, "app_push": APP_PUSH}
-
-
-def _head(user: int, cuid: str | None, sid: str | None) -> str:
-    """Build the JSON members every event of a visit shares: user, cuid once known, session."""
-    head = f'"user_id":"{user_id(user)}",'
-    if cuid is not None:
-        head += f'"cuid":"{cuid}",'
-    if sid is not None:
-        head += f'"session_id":"{sid}",'
-    return head
 
 
 def _midnight(day: date) -> datetime:
@@ -92,7 +65,7 @@ def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-class _Shop:
+class _Shop(EventBodies):
     """State of one generation run; ``run`` drives it and returns the summary."""
 
     def __init__(self, config: GeneratorConfig, landing: Path, progress: Progress | None) -> None:
@@ -225,7 +198,7 @@ class _Shop:
         self.visits += 1
         self.planned += len(plan)
         self.pending += len(plan)
-        return Session(u, sid, _head(u, people.cuid(u), sid), plan)
+        return Session(u, sid, visit_head(u, people.cuid(u), sid), plan)
 
     def _end(self, s: Session, t: int) -> None:
         self.people.flags[s.user] &= ~IN_SESSION
@@ -338,166 +311,6 @@ class _Shop:
             cat.ids[p],
             cat.price_str[p],
             cat.category_names[cat.category_of(p)],
-        )
-
-    # ------------------------------------------------------------------------- event bodies
-
-    def _handler_table(self) -> list[Callable[[Session, str], str]]:
-        table: dict[int, Callable[[Session, str], str]] = {
-            st.PAGE_VIEW: self._page_view,
-            st.CATEGORY_VIEW: self._category_view,
-            st.PRODUCT_VIEW: self._product_view,
-            st.CART_VIEW: self._cart_view,
-            st.ADD: self._add,
-            st.REMOVE: self._remove,
-            st.SYNC_CART: self._sync_cart,
-            st.PURCHASE: self._purchase,
-            st.MESSAGE_OPEN: self._message_open,
-            st.MESSAGE_CLICK: self._message_click,
-            st.IDENTIFY: self._identify,
-            st.OPT_IN_EMAIL: lambda s, pre: self._consent(s, pre, "opt_in", "email"),
-            st.OPT_IN_SMS: lambda s, pre: self._consent(s, pre, "opt_in", "sms"),
-            st.OPT_IN_WEB_PUSH: lambda s, pre: self._consent(s, pre, "opt_in", "web_push"),
-            st.OPT_IN_APP_PUSH: lambda s, pre: self._consent(s, pre, "opt_in", "app_push"),
-            st.OPT_OUT_EMAIL: lambda s, pre: self._consent(s, pre, "opt_out", "email"),
-            st.OPT_OUT_SMS: lambda s, pre: self._consent(s, pre, "opt_out", "sms"),
-            st.OPT_OUT_WEB_PUSH: lambda s, pre: self._consent(s, pre, "opt_out", "web_push"),
-            st.OPT_OUT_APP_PUSH: lambda s, pre: self._consent(s, pre, "opt_out", "app_push"),
-            st.CUSTOM: self._custom,
-            st.STORE_VISIT: self._store_visit,
-        }
-        return [table[code] for code in range(st.STEP_COUNT)]
-
-    def _product_fields(self, p: int) -> str:
-        cat = self.catalog
-        return (
-            f'"product_id":"{cat.ids[p]}","category":"{cat.category_names[p % cat.n_categories]}",'
-            f'"price":{cat.price_str[p]},"currency":"{CURRENCY}"'
-        )
-
-    def _page_view(self, s: Session, pre: str) -> str:
-        return f'{pre}{s.head}"event_type":"page_view"}}\n'
-
-    def _category_view(self, s: Session, pre: str) -> str:
-        s.category = self.catalog.pick_category(self.rng.random())
-        name = self.catalog.category_names[s.category]
-        return f'{pre}{s.head}"event_type":"category_view","category":"{name}"}}\n'
-
-    def _view_product(self, s: Session) -> int:
-        """Pick a product to view, mostly in the category the visitor is browsing."""
-        rng = self.rng
-        cat = self.catalog
-        if s.category < 0 or rng.random() < 0.4:
-            s.category = cat.pick_category(rng.random())
-        return cat.pick_in_category(s.category, rng.random())
-
-    def _product_view(self, s: Session, pre: str) -> str:
-        p = s.product = self._view_product(s)
-        return f'{pre}{s.head}"event_type":"product_view",{self._product_fields(p)}}}\n'
-
-    def _cart_view(self, s: Session, pre: str) -> str:
-        p = self._view_product(s)
-        # Carts hold distinct products, so a removal never empties a cart meant for a purchase.
-        while p in s.cart:
-            p = (p + 1) % self.catalog.size
-        s.product = p
-        return f'{pre}{s.head}"event_type":"product_view",{self._product_fields(p)}}}\n'
-
-    def _add(self, s: Session, pre: str) -> str:
-        r = self.rng.random()
-        qty = 1 if r < 0.85 else 2 if r < 0.95 else 3
-        p = s.product
-        s.cart[p] = s.cart.get(p, 0) + qty
-        return (
-            f'{pre}{s.head}"event_type":"add_to_cart",{self._product_fields(p)},'
-            f'"quantity":{qty}}}\n'
-        )
-
-    def _remove(self, s: Session, pre: str) -> str:
-        products = list(s.cart)
-        p = products[self.rng.randrange(len(products))]
-        qty = s.cart.pop(p)
-        return (
-            f'{pre}{s.head}"event_type":"remove_from_cart",{self._product_fields(p)},'
-            f'"quantity":{qty}}}\n'
-        )
-
-    def _sync_cart(self, s: Session, pre: str) -> str:
-        ids = self.catalog.ids
-        cart = ",".join(f'{{"product_id":"{ids[p]}","quantity":{q}}}' for p, q in s.cart.items())
-        return f'{pre}{s.head}"event_type":"sync_cart","cart":[{cart}]}}\n'
-
-    def _purchase(self, s: Session, pre: str) -> str:
-        cat = self.catalog
-        self.orders += 1
-        revenue = sum(cat.price_cents[p] * q for p, q in s.cart.items())
-        items = ",".join(
-            f'{{"product_id":"{cat.ids[p]}","quantity":{q},"price":{cat.price_str[p]}}}'
-            for p, q in s.cart.items()
-        )
-        s.cart.clear()
-        return (
-            f'{pre}{s.head}"event_type":"purchase","order_id":"{self.tag}-o{self.orders}",'
-            f'"revenue":{revenue // 100}.{revenue % 100:02d},"currency":"{CURRENCY}",'
-            f'"items":[{items}]}}\n'
-        )
-
-    def _message_id(self, s: Session) -> str:
-        if not s.message_id:
-            self.messages += 1
-            s.message_id = f"{self.tag}-m{self.messages}"
-        return s.message_id
-
-    def _message_open(self, s: Session, pre: str) -> str:
-        return f'{pre}{s.head}"event_type":"message_open","message_id":"{self._message_id(s)}"}}\n'
-
-    def _message_click(self, s: Session, pre: str) -> str:
-        mid = self._message_id(s)
-        return f'{pre}{s.head}"event_type":"message_click","message_id":"{mid}"}}\n'
-
-    def _identify(self, s: Session, pre: str) -> str:
-        cuid = self.people.identify(s.user)
-        s.head = _head(s.user, cuid, s.sid)
-        return f'{pre}{s.head}"event_type":"identify"}}\n'
-
-    def _consent(self, s: Session, pre: str, event: str, channel: str) -> str:
-        people = self.people
-        u = s.user
-        bit = _CHANNEL_BITS[channel]
-        if event == "opt_in":
-            people.flags[u] |= bit
-        else:
-            people.flags[u] &= ~bit
-        if channel == "email":
-            address = people.email(u)
-        elif channel == "sms":
-            address = people.phone(u)
-        else:
-            address = people.push_token(u, channel)
-        return (
-            f'{pre}{s.head}"event_type":"{event}","channel":"{channel}","address":"{address}"}}\n'
-        )
-
-    def _custom(self, s: Session, pre: str) -> str:
-        rng = self.rng
-        r = rng.random()
-        name = next(n for n, cum in _CUSTOM if r < cum)
-        props = ""
-        if name in ("wishlist_add", "review_submitted"):
-            p = s.product if s.product >= 0 else self._view_product(s)
-            props = f'"product_id":"{self.catalog.ids[p]}"'
-            if name == "review_submitted":
-                props += f',"rating":"{rng.randint(1, 5)}"'
-        elif name == "search":
-            props = f'"query":"{_QUERIES[rng.randrange(len(_QUERIES))]}"'
-        body = f',"properties":{{{props}}}' if props else ""
-        return f'{pre}{s.head}"event_type":"custom","event_name":"{name}"{body}}}\n'
-
-    def _store_visit(self, s: Session, pre: str) -> str:
-        store = _STORES[self.rng.randrange(len(_STORES))]
-        return (
-            f'{pre}{s.head}"event_type":"custom","event_name":"store_visit",'
-            f'"properties":{{"channel":"offline","store":"{store}"}}}}\n'
         )
 
 
