@@ -31,7 +31,7 @@ from reconnect.campaigns.conditions import (
     FieldScope,
     parse_condition,
 )
-from reconnect.campaigns.model import SHORTHAND_CONDITIONS, AttributeChange
+from reconnect.campaigns.triggers import SHORTHAND_CONDITIONS, AttributeChange
 from reconnect.lake.schemas import MONEY
 from reconnect.settings import DEFAULT_CONF_DIR
 

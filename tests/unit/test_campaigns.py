@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from reconnect.campaigns import (
-    CAMPAIGN_TYPES,
+    CAMPAIGN_CLASSES,
     AllOf,
     Campaign,
     CampaignError,
@@ -43,14 +43,9 @@ from reconnect.campaigns.conditions import (
     dump_condition,
     parse_condition,
 )
-from reconnect.campaigns.model import (
-    DEFAULT_COPY,
-    TEMPLATE_FIELDS,
-    SlotCampaign,
-    WaitingCampaign,
-    format_duration,
-    parse_duration,
-)
+from reconnect.campaigns.content import TEMPLATE_FIELDS
+from reconnect.campaigns.types import SlotCampaign, WaitingCampaign, default_copy
+from reconnect.campaigns.values import format_duration, parse_duration
 from reconnect.lake.schemas import EVENTS
 from reconnect.settings import DEFAULT_CONF_DIR
 from reconnect.vocabulary import CHANNELS
@@ -242,7 +237,7 @@ SHIPPED = DEFAULT_CONF_DIR / "campaigns"
 
 def test_shipped_campaigns_load_and_cover_every_type():
     campaigns = load_campaigns(SHIPPED)
-    assert sorted(c.type for c in campaigns) == sorted(CAMPAIGN_TYPES)
+    assert sorted(c.type for c in campaigns) == sorted(CAMPAIGN_CLASSES)
     assert any(c.caps for c in campaigns)  # R-CAP-2
     assert any(isinstance(c, CustomCampaign) and c.cancel_all_others for c in campaigns)
     ab = [c for c in campaigns if len(c.variations) > 1]
@@ -277,7 +272,7 @@ def test_a_minimal_cart_campaign_gets_the_documented_defaults():
     [variation] = cart.variations
     assert (variation.id, variation.weight, variation.control) == ("default", 100, False)
     email = variation.steps[0].templates["email"]
-    assert (email.subject, email.body) == DEFAULT_COPY["cart_abandonment"]
+    assert (email.subject, email.body) == default_copy()["cart_abandonment"]
 
 
 @pytest.mark.parametrize(
@@ -356,14 +351,14 @@ def test_r_type_custom_a_tracked_action_with_a_property_condition():
 def test_templates_left_out_get_the_type_default_for_every_channel():
     view = loads(with_(MINIMAL["product_view"], channels=["sms", "web_push"]))
     templates = view.variations[0].steps[0].templates
-    headline, text = DEFAULT_COPY["product_view"]
+    headline, text = default_copy()["product_view"]
     assert set(templates) == {"sms", "web_push"}
     assert (templates["sms"].body, templates["sms"].subject) == (text, None)
     assert (templates["web_push"].title, templates["web_push"].body) == (headline, text)
 
 
 def test_every_type_has_a_default_message_and_every_channel_a_template_rule():
-    assert set(DEFAULT_COPY) == set(CAMPAIGN_TYPES)
+    assert set(default_copy()) == set(CAMPAIGN_CLASSES)
     assert set(TEMPLATE_FIELDS) == set(CHANNELS)
 
 
@@ -1045,9 +1040,9 @@ def test_campaign_rows_list_id_type_status_priority_channels_variations_and_step
 
 
 def test_every_campaign_class_is_registered_under_its_type():
-    assert {cls.type_name(): cls for cls in CAMPAIGN_TYPES.values()} == CAMPAIGN_TYPES
-    assert set(CAMPAIGN_TYPES) == {
+    assert {cls.type_name(): cls for cls in CAMPAIGN_CLASSES.values()} == CAMPAIGN_CLASSES
+    assert set(CAMPAIGN_CLASSES) == {
         "cart_abandonment", "product_view", "price_drop", "product_attribute_change",
         "user_attribute_change", "custom", "scheduled",
     }  # fmt: skip
-    assert CAMPAIGN_TYPES["product_view"] is ProductViewCampaign
+    assert CAMPAIGN_CLASSES["product_view"] is ProductViewCampaign

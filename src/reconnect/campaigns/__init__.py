@@ -1,36 +1,21 @@
 """Campaign definitions: one YAML file per campaign, validated into typed, frozen objects.
 
-- :mod:`.model`: the campaign types and their settings (docs/campaigns.md field by field).
-- :mod:`.conditions`: the condition language (R-TRIG-1) and its compilation to Spark Columns.
-- :mod:`.loader`: a folder of files -> campaigns, or one :class:`CampaignError` listing every
-  problem.
+The package's public seam; stages import from here, never from its modules (README.md lists them).
 """
 
 from reconnect.campaigns.columns import audience, exit_flag, product_ok, trigger_flag
-from reconnect.campaigns.conditions import (
-    AllOf,
-    AnyOf,
-    Compare,
-    Condition,
-    Not,
-    compile_change,
-    compile_condition,
-    field_column,
-)
+from reconnect.campaigns.compiler import compile_change, compile_condition, field_column
+from reconnect.campaigns.conditions import AllOf, AnyOf, Compare, Condition, Not
 from reconnect.campaigns.loader import (
-    CampaignError,
     CampaignRow,
-    Problem,
     campaign_files,
     campaign_rows,
     format_campaign_table,
-    load_campaign_file,
     load_campaigns,
-    parse_campaign,
 )
-from reconnect.campaigns.model import (
+from reconnect.campaigns.types import (
     BUCKETS,
-    CAMPAIGN_TYPES,
+    CAMPAIGN_CLASSES,
     Campaign,
     CartAbandonmentCampaign,
     CustomCampaign,
@@ -41,12 +26,15 @@ from reconnect.campaigns.model import (
     SlotCampaign,
     UserAttributeChangeCampaign,
     WaitingCampaign,
+    load_campaign_file,
+    parse_campaign,
 )
+from reconnect.campaigns.validation import CampaignError, Problem
 from reconnect.lake.feed_state import attributes_map
 
 __all__ = [
     "BUCKETS",
-    "CAMPAIGN_TYPES",
+    "CAMPAIGN_CLASSES",
     "AllOf",
     "AnyOf",
     "Campaign",

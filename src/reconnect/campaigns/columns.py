@@ -11,8 +11,9 @@ from functools import reduce
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from reconnect.campaigns.conditions import Condition, compile_condition
-from reconnect.campaigns.model import (
+from reconnect.campaigns.compiler import compile_condition
+from reconnect.campaigns.conditions import Condition
+from reconnect.campaigns.types import (
     Campaign,
     CartAbandonmentCampaign,
     CustomCampaign,
