@@ -16,13 +16,13 @@ import pytest
 from pydantic import ValidationError
 
 from helpers.webhook_server import RecordingServer
+from reconnect.send.connect import build_provider
 from reconnect.send.providers import (
     Attempt,
     ConsoleProvider,
     FileProvider,
     Outgoing,
     ProviderError,
-    build_provider,
 )
 from reconnect.send.webhook import WebhookProvider
 from reconnect.settings import ProviderSettings, SettingsError, load_settings

@@ -21,7 +21,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from reconnect.campaigns.conditions import Loc, UserCondition
+from reconnect.campaigns.conditions import UserCondition
 from reconnect.campaigns.content import Cap, Variation
 from reconnect.campaigns.triggers import (
     EventTrigger,
@@ -36,9 +36,12 @@ from reconnect.campaigns.triggers import (
 from reconnect.campaigns.validation import (
     CampaignError,
     Problem,
+    channel_problems,
+    channel_use_problems,
     fill_default_templates,
     problems_of,
     read_yaml,
+    repeated_variation_ids,
     shown,
     steps_shorthand,
     weights_problem,
@@ -176,27 +179,14 @@ class Campaign(Model):
             raise PydanticCustomError(
                 "channels", f"expected at least one of {', '.join(CHANNELS)} (R-CHAN-1)"
             )
-        problems: list[FieldProblem] = []
-        for i, channel in enumerate(channels):
-            if channel not in CHANNELS:
-                problems.append(
-                    ((i,), f"expected one of {', '.join(CHANNELS)} (R-CHAN-1); got {channel!r}")
-                )
-            elif channel in channels[:i]:
-                problems.append(((i,), f"expected each channel once; {channel!r} repeats"))
-        if problems:
+        if problems := channel_problems(channels):
             raise field_error(problems, "channels")
         return channels
 
     @field_validator("caps")
     @classmethod
     def _cap_channels(cls, caps: dict[str, Cap]) -> dict[str, Cap]:
-        problems: list[FieldProblem] = [
-            ((k,), f"unknown channel; expected one of {', '.join(CHANNELS)} (R-CHAN-1)")
-            for k in caps
-            if k not in CHANNELS
-        ]
-        if problems:
+        if problems := channel_problems(tuple(caps), keys=True):
             raise field_error(problems, "caps")
         return caps
 
@@ -210,42 +200,13 @@ class Campaign(Model):
     def _allocation(cls, variations: tuple[Variation, ...]) -> tuple[Variation, ...]:
         if not variations:
             raise PydanticCustomError("variations", "expected at least one variation")
-        problems: list[FieldProblem] = []
-        ids = [v.id for v in variations]
-        for i, vid in enumerate(ids):
-            if vid in ids[:i]:
-                problems.append(((i, "id"), f"expected a unique variation id; {vid!r} repeats"))
-        if problems:
+        if problems := repeated_variation_ids(variations):
             raise field_error(problems, "variations")
         return variations
 
     def _check(self) -> list[FieldProblem]:
         """Caps and templates name channels of this campaign; each step has a message."""
-        problems: list[FieldProblem] = [
-            (("caps", k), f"expected a channel of this campaign ({', '.join(self.channels)})")
-            for k in self.caps
-            if k not in self.channels
-        ]
-        for i, variation in enumerate(self.variations):
-            for j, step in enumerate(variation.steps):
-                loc: Loc = ("variations", i, "steps", j, "templates")
-                for k in step.templates:
-                    if k not in self.channels:
-                        problems.append(
-                            (
-                                (*loc, k),
-                                f"expected a channel of this campaign ({', '.join(self.channels)})",
-                            )
-                        )
-                if not variation.control and not any(c in step.templates for c in self.channels):
-                    problems.append(
-                        (
-                            loc,
-                            f"expected a message for at least one of {', '.join(self.channels)}"
-                            " (R-STEP-1); only a control variation may have none",
-                        )
-                    )
-        return problems
+        return channel_use_problems(self.channels, self.caps, self.variations)
 
     def zone(self) -> ZoneInfo:
         """The campaign's time zone."""

@@ -8,7 +8,7 @@ the fields are validated, so they are reported even when a field has other probl
 from __future__ import annotations
 
 import copy
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from reconnect.campaigns.conditions import Loc, format_path
-from reconnect.campaigns.content import default_templates
+from reconnect.campaigns.content import Cap, Variation, default_templates
 from reconnect.campaigns.values import FieldProblem
 from reconnect.vocabulary import CHANNELS
 
@@ -166,3 +166,64 @@ def fill_default_templates(data: dict[str, Any], default: tuple[str, str] | None
             if isinstance(step, dict) and "templates" not in step:
                 step["templates"] = default_templates(default, list(dict.fromkeys(channels)))
     data["variations"] = variations
+
+
+# --- checks of validated fields -----------------------------------------------------------------
+
+
+def channel_problems(channels: tuple[str, ...], keys: bool = False) -> list[FieldProblem]:
+    """Unknown channels (R-CHAN-1) and, in a list, repeated ones; ``keys``: the keys of a map."""
+    problems: list[FieldProblem] = []
+    for i, channel in enumerate(channels):
+        where: Loc = (channel,) if keys else (i,)
+        if channel not in CHANNELS:
+            if keys:
+                problems.append(
+                    (where, f"unknown channel; expected one of {', '.join(CHANNELS)} (R-CHAN-1)")
+                )
+            else:
+                problems.append(
+                    (where, f"expected one of {', '.join(CHANNELS)} (R-CHAN-1); got {channel!r}")
+                )
+        elif not keys and channel in channels[:i]:
+            problems.append((where, f"expected each channel once; {channel!r} repeats"))
+    return problems
+
+
+def repeated_variation_ids(variations: Sequence[Variation]) -> list[FieldProblem]:
+    """A variation id used twice (R-AB-1)."""
+    ids = [v.id for v in variations]
+    return [
+        ((i, "id"), f"expected a unique variation id; {vid!r} repeats")
+        for i, vid in enumerate(ids)
+        if vid in ids[:i]
+    ]
+
+
+def channel_use_problems(
+    channels: tuple[str, ...], caps: Mapping[str, Cap], variations: Sequence[Variation]
+) -> list[FieldProblem]:
+    """Caps and templates name channels of the campaign; each step has a message (R-STEP-1)."""
+    mine = ", ".join(channels)
+    problems: list[FieldProblem] = [
+        (("caps", k), f"expected a channel of this campaign ({mine})")
+        for k in caps
+        if k not in channels
+    ]
+    for i, variation in enumerate(variations):
+        for j, step in enumerate(variation.steps):
+            loc: Loc = ("variations", i, "steps", j, "templates")
+            problems += [
+                ((*loc, k), f"expected a channel of this campaign ({mine})")
+                for k in step.templates
+                if k not in channels
+            ]
+            if not variation.control and not any(c in step.templates for c in channels):
+                problems.append(
+                    (
+                        loc,
+                        f"expected a message for at least one of {mine}"
+                        " (R-STEP-1); only a control variation may have none",
+                    )
+                )
+    return problems

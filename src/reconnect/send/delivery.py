@@ -17,6 +17,7 @@ from pyspark.sql import types as T
 
 from reconnect.lake.schemas import DELIVERIES
 from reconnect.micros import to_micros
+from reconnect.send.connect import build_provider
 from reconnect.send.providers import (
     DELIVERED,
     FAILED,
@@ -24,7 +25,6 @@ from reconnect.send.providers import (
     Attempt,
     Outgoing,
     Provider,
-    build_provider,
 )
 from reconnect.send.settle import lit_ts
 from reconnect.settings import ProviderSettings, Settings

@@ -53,10 +53,11 @@ from reconnect.send import consent as C
 from reconnect.send import delivery as D
 from reconnect.send import settle as S
 from reconnect.send import sinks
+from reconnect.send.connect import build_provider
 from reconnect.send.context import SendContext
 from reconnect.send.late_cancels import late_cancel_rows
 from reconnect.send.person_pass import decide_all
-from reconnect.send.providers import Attempt, Provider, build_provider
+from reconnect.send.providers import Attempt, Provider
 from reconnect.send.summary import SendSummary, summarize_tables
 from reconnect.settings import Settings
 from reconnect.vocabulary import CHANNELS

@@ -264,14 +264,3 @@ def _headline(payload: Mapping[str, Any]) -> str:
     if text:
         return " ".join(str(text).split())
     return " ".join(str(content.get("body") or "").split())[:60]
-
-
-def build_provider(settings: ProviderSettings, channel: str, lakehouse_root: str) -> Provider:
-    """The provider ``settings.kind`` names for ``channel``; ProviderError when misconfigured."""
-    if settings.kind == "webhook":
-        from reconnect.send.webhook import WebhookProvider  # the webhook module builds on this one
-
-        return WebhookProvider(settings, channel)
-    if settings.kind == "console":
-        return ConsoleProvider(channel)
-    return FileProvider(settings, channel, lakehouse_root)
