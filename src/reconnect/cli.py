@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from reconnect.campaigns import Campaign
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RUNTIME = 0, 1, 2, 3
+# The file a demo writes into the folder it creates: only a folder holding it is ever deleted.
+DEMO_MARK = ".reconnect-demo"
 
 log = logging.getLogger("reconnect")
 
@@ -212,16 +214,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from reconnect.report import bronze_summary, silver_summary
     from reconnect.send.pipeline import run_send
 
+    # Everything is checked before the first file is touched: settings, campaigns, the
+    # generator's options and the folder itself.
     root = Path(args.root).resolve()
+    settings = _settings(args).with_paths(root)
+    campaigns = _load_campaigns(Path(settings.paths.campaigns))
+    try:
+        config = GeneratorConfig(seed=args.seed, events=args.events, days=args.days)
+    except ValueError as e:
+        raise UsageError(str(e)) from e
+    _check_demo_root(root, args.force)
     if root.exists():
         shutil.rmtree(root)
-    settings = _settings(args).with_paths(root)
+    root.mkdir(parents=True)
+    (root / DEMO_MARK).write_text("made by reconnect demo; the next demo may delete this folder\n")
     print(f"== demo in {root}")
-    # Bad campaign files stop the demo before any job runs, as they would stop detection.
-    campaigns = _load_campaigns(Path(settings.paths.campaigns))
     print(f"== campaigns: {len(campaigns)} valid in {settings.paths.campaigns}")
     print(f"== 1/5 generate: a synthetic shop of {args.events:,} event lines")
-    config = GeneratorConfig(seed=args.seed, events=args.events, days=args.days)
     summary = generate_shop(
         config, Path(settings.paths.landing), _progress("generate: event lines")
     )
@@ -256,6 +265,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(detected.describe())
     print(sent.describe())
     return EXIT_OK
+
+
+def _check_demo_root(root: Path, force: bool) -> None:
+    """The demo's folder may be new, empty, a previous demo's, or anything with ``--force``."""
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"{root}: expected a folder for the demo; it is a file")
+    if not root.is_dir() or force or (root / DEMO_MARK).is_file() or not any(root.iterdir()):
+        return
+    raise UsageError(
+        f"{root}: not empty and not a previous demo's folder (no {DEMO_MARK} in it); nothing "
+        "was touched. Choose another --root, or add --force to delete what it holds"
+    )
 
 
 # --- parser -------------------------------------------------------------------------------
@@ -341,10 +362,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help=cmd_demo.__doc__, description=cmd_demo.__doc__)
     _common(p)
-    p.add_argument("--root", default="var/demo", help="demo folder, recreated (default var/demo)")
+    p.add_argument(
+        "--root",
+        default="var/demo",
+        help="demo folder, made anew each run: new, empty or a previous demo's (default var/demo)",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="delete --root even if a demo did not make it"
+    )
     p.add_argument("--events", type=int, default=50_000, help="event lines (default 50000)")
     p.add_argument("--days", type=int, default=14, help="days of history (default 14)")
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--seed", type=int, default=42, help="random seed of the shop (default 42)")
     p.set_defaults(func=cmd_demo)
     return parser
 

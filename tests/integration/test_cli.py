@@ -65,6 +65,7 @@ def test_demo_generates_ingests_and_prints_what_each_table_holds(spark, tmp_path
     rejected = re.search(r"bronze\.quarantine\s+([\d,]+) rejected lines", out)
     assert malformed and rejected and malformed.group(1) == rejected.group(1), out
     assert (Path(root) / "lakehouse" / "bronze" / "events" / "_delta_log").is_dir()
+    assert (Path(root) / ".reconnect-demo").is_file()  # the next demo may replace this folder
     # The sender ran to the file provider: sends by channel and suppressions by reason.
     assert "sends by channel:" in out and "messages not sent, by state and reason:" in out
     outbox = list((Path(root) / "lakehouse" / "outbox").rglob("*.jsonl"))
