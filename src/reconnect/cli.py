@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reconnect.settings import Settings, SettingsError, load_settings
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from reconnect.campaigns import Campaign
+    from reconnect.generate import GeneratorConfig
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RUNTIME = 0, 1, 2, 3
 # The file a demo writes into the folder it creates: only a folder holding it is ever deleted.
@@ -54,7 +56,10 @@ def _done_line() -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    """The settings of the command; bad ones (or data folders that cannot be made) stop it here."""
     settings = load_settings(path=args.conf, env=args.env)
+    if problems := settings.paths.folder_problems():
+        raise UsageError("; ".join(problems))
     if getattr(args, "continuous", False):
         settings = settings.model_copy(
             update={
@@ -138,19 +143,15 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     """Write a deterministic synthetic shop into a landing folder."""
-    from reconnect.generate import GeneratorConfig, generate_shop
+    from reconnect.generate import generate_shop
 
     landing = Path(args.out) if args.out else Path(_settings(args).paths.landing)
     try:
-        config = GeneratorConfig(
-            seed=args.seed,
-            events=args.events,
-            users=args.users,
-            days=args.days,
-            start=date.fromisoformat(args.start),
-        )
+        start = date.fromisoformat(args.start)
     except ValueError as e:
-        raise UsageError(str(e)) from e
+        raise UsageError(f"--start {args.start}: expected a date YYYY-MM-DD ({e})") from e
+    config = _generator_config(seed=args.seed, events=args.events, users=args.users,
+                               days=args.days, start=start)  # fmt: skip
     summary = generate_shop(config, landing, _progress("generate: event lines"))
     _done_line()
     malformed = sum(summary.malformed.values())
@@ -209,7 +210,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Generate a small shop and run every stage that exists, printing what each table holds."""
     from reconnect.detect.pipeline import run_detect
     from reconnect.feeds.pipeline import run_feed_changes
-    from reconnect.generate import GeneratorConfig, generate_shop
+    from reconnect.generate import generate_shop
     from reconnect.ingest.pipeline import run_ingest
     from reconnect.report import bronze_summary, silver_summary
     from reconnect.send.pipeline import run_send
@@ -219,10 +220,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     root = Path(args.root).resolve()
     settings = _settings(args).with_paths(root)
     campaigns = _load_campaigns(Path(settings.paths.campaigns))
-    try:
-        config = GeneratorConfig(seed=args.seed, events=args.events, days=args.days)
-    except ValueError as e:
-        raise UsageError(str(e)) from e
+    config = _generator_config(seed=args.seed, events=args.events, days=args.days)
     _check_demo_root(root, args.force)
     if root.exists():
         shutil.rmtree(root)
@@ -267,6 +265,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _generator_config(**options: Any) -> GeneratorConfig:
+    """The generator's settings from command-line options; a bad one is named as its option."""
+    from reconnect.generate import GeneratorConfig
+
+    try:
+        return GeneratorConfig(**options)
+    except ValueError as e:
+        named = re.sub(r"GeneratorConfig\.(\w+)", lambda m: "--" + m[1].replace("_", "-"), str(e))
+        raise UsageError(named) from e
+
+
 def _check_demo_root(root: Path, force: bool) -> None:
     """The demo's folder may be new, empty, a previous demo's, or anything with ``--force``."""
     if root.exists() and not root.is_dir():
@@ -286,6 +295,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--conf", help="settings file (default: $RECONNECT_CONF or conf/<env>.yaml)")
     p.add_argument("--env", help="environment name: conf/<env>.yaml (default: local)")
     p.add_argument("-v", "--verbose", action="store_true", help="log every micro-batch")
+    p.add_argument(
+        "--debug", action="store_true", help="print the full trace (Python and Java) of a failure"
+    )
 
 
 def _streaming_job(p: argparse.ArgumentParser) -> None:
@@ -400,9 +412,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"reconnect {args.command}: interrupted", file=sys.stderr)
         return EXIT_FAILED
     except Exception as e:
-        log.exception("job failed")
-        print(f"reconnect {args.command}: failed: {e}", file=sys.stderr)
+        if args.debug:
+            log.exception("job failed")
+        print(f"reconnect {args.command}: failed: {_first_line(e)}", file=sys.stderr)
+        if not args.debug:
+            print("  (run it again with --debug for the full trace)", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _first_line(error: BaseException) -> str:
+    """The first line of an error's message (a Java error's message holds its whole trace)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0][:500] if lines else type(error).__name__
 
 
 if __name__ == "__main__":

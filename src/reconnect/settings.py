@@ -85,6 +85,26 @@ class PathSettings(_Strict):
             campaigns=fix(self.campaigns),
         )
 
+    def folder_problems(self) -> list[str]:
+        """Local data folders that cannot be made because a file stands in their way.
+
+        URIs (``s3a://``, ``dbfs:/``...) are the cluster's to check; ``file:`` paths are local.
+        """
+        problems = []
+        for name in ("landing", "lakehouse", "checkpoints"):
+            value = getattr(self, name)
+            if "://" in value and not value.startswith("file:"):
+                continue
+            path = Path(value.removeprefix("file://").removeprefix("file:"))
+            for there in (path, *path.parents):
+                if there.exists():
+                    if not there.is_dir():
+                        problems.append(
+                            f"paths.{name} = {value}: expected a folder; {there} is a file"
+                        )
+                    break
+        return problems
+
 
 class CatalogSettings(_Strict):
     """Names under which the Delta tables are registered in the Spark catalog."""
@@ -309,11 +329,38 @@ class Settings(_Strict):
         )
 
 
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The settings model that holds the key at ``loc`` (None below a mapping or a list)."""
+    model: type[BaseModel] = Settings
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        sub = field.annotation if field is not None else None
+        if not (isinstance(sub, type) and issubclass(sub, BaseModel)):
+            return None
+        model = sub
+    return model
+
+
 def _format_error(source: str, err: ValidationError) -> str:
+    """Each problem as ``field: what was expected; got <value>`` (unknown keys: what is allowed)."""
     lines = [f"{source}: invalid settings"]
     for e in err.errors():
-        field = ".".join(str(p) for p in e["loc"]) or "(root)"
-        lines.append(f"  {field}: {e['msg']}")
+        loc = tuple(e["loc"])
+        field = ".".join(str(p) for p in loc) or "(root)"
+        if e["type"] == "extra_forbidden":
+            model = _model_at(loc[:-1])
+            allowed = f"; expected one of {', '.join(model.model_fields)}" if model else ""
+            lines.append(f"  {field}: unknown key{allowed}")
+            continue
+        what = str(e["msg"]).removeprefix("Value error, ")
+        what = (
+            "expected " + what.removeprefix("Input should be ")
+            if what.startswith("Input should be ")
+            else what
+        )
+        value = e.get("input")
+        got = f"; got {value!r}" if isinstance(value, str | int | float | bool) else ""
+        lines.append(f"  {field}: {what}{got}")
     return "\n".join(lines)
 
 
