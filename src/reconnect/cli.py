@@ -186,14 +186,31 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_campaigns(args: argparse.Namespace) -> int:
     """Validate the campaign files, or list them (a bad file stops with every problem named)."""
-    from reconnect.campaigns import campaign_rows, format_campaign_table
+    from reconnect.campaigns import (
+        CampaignError,
+        campaign_files,
+        campaign_rows,
+        format_campaign_table,
+        load_campaign_file,
+    )
 
-    folder = Path(args.dir) if args.dir else Path(_settings(args).paths.campaigns)
-    campaigns = _load_campaigns(folder)
+    if args.path and args.dir:
+        raise UsageError("give the campaigns as PATH or as --dir, not both")
+    where = Path(args.path or args.dir or _settings(args).paths.campaigns)
+    if where.is_file():
+        try:
+            campaigns = [load_campaign_file(where)]
+        except CampaignError as e:
+            raise UsageError(str(e)) from e
+    else:
+        if where.is_dir() and not campaign_files(where):
+            raise UsageError(f"{where}: no campaign files (*.yaml, *.yml) in this folder")
+        campaigns = _load_campaigns(where)
     if args.action == "list":
         print(format_campaign_table(campaign_rows(campaigns)))
     else:
-        print(f"{len(campaigns)} campaigns valid in {folder}")
+        n = len(campaigns)
+        print(f"{n} campaign{'s' if n != 1 else ''} valid in {where}")
     return EXIT_OK
 
 
@@ -369,7 +386,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("campaigns", help=cmd_campaigns.__doc__, description=cmd_campaigns.__doc__)
     _common(p)
     p.add_argument("action", choices=["validate", "list"])
-    p.add_argument("--dir", help="campaign folder (default: paths.campaigns of the settings)")
+    p.add_argument(
+        "path",
+        nargs="?",
+        help="a campaign file or folder (default: paths.campaigns of the settings)",
+    )
+    p.add_argument("--dir", help="a campaign folder (the same as PATH)")
     p.set_defaults(func=cmd_campaigns)
 
     p = sub.add_parser("demo", help=cmd_demo.__doc__, description=cmd_demo.__doc__)

@@ -114,9 +114,15 @@ class Campaign(Model):
         return str(args[0]) if args else ""
 
     @classmethod
+    def _allowed_keys(cls) -> list[str]:
+        """The fields, and ``steps``: the one-variation shorthand (read before validation)."""
+        keys = super()._allowed_keys()
+        return [*keys[: keys.index("variations")], "steps", *keys[keys.index("variations") :]]
+
+    @classmethod
     def _misplaced(cls, key: str) -> str | None:
         owners = [t for t, c in CAMPAIGN_CLASSES.items() if key in c.model_fields]
-        if not owners or cls is Campaign:
+        if not owners or not cls.type_name():
             return None
         return (
             f"not available for {cls.type_name()} campaigns; only for {', '.join(owners)}"
@@ -140,6 +146,8 @@ class Campaign(Model):
             else:
                 data["variations"] = [{"id": "default", "weight": 100, "steps": data.pop("steps")}]
                 prepared.relocate = steps_shorthand
+        elif "variations" not in data:
+            prepared.relocate = steps_shorthand  # neither: "steps" is the one to ask for
         fill_default_templates(data, cls.DEFAULT_COPY)
         if (why := weights_problem(data.get("variations"))) is not None:
             prepared.problems.append(why)
@@ -441,11 +449,35 @@ def validate_mapping(raw: object, source: str) -> tuple[Campaign | None, list[Pr
     if kind not in CAMPAIGN_CLASSES:
         got = "missing" if kind is None else f"got {shown(kind)}"
         expected = f"expected one of {', '.join(CAMPAIGN_CLASSES)} (R-TYPE-*); {got}"
-        return None, [Problem(source, "type", expected, ident)]
+        return None, [Problem(source, "type", expected, ident), *_shared_problems(raw, source)]
     try:
         return CAMPAIGN_CLASSES[kind].model_validate(raw), []
     except ValidationError as e:
         return None, problems_of(source, ident, e)
+
+
+class _SharedFields(Campaign):
+    """The fields every type has: checks a file whose type is unknown (never a campaign)."""
+
+    DEFAULT_COPY: ClassVar[tuple[str, str]] = ("-", "-")  # stands in for the type's own
+
+
+def _shared_problems(raw: dict[str, Any], source: str) -> list[Problem]:
+    """Without a known type: the problems of the fields every type shares, so none is hidden.
+
+    Keys that some type has are not reported: which of them the file may use depends on its type.
+    """
+    try:
+        _SharedFields.model_validate({**raw, "type": "-"})  # the type is reported already
+    except ValidationError as e:
+        ident = raw.get("id") if isinstance(raw.get("id"), str) else None
+        owned = {k for c in CAMPAIGN_CLASSES.values() for k in c.model_fields}
+        return [
+            p
+            for p in problems_of(source, ident, e)
+            if not (p.path in owned and p.message.startswith("unknown field"))
+        ]
+    return []
 
 
 def parse_campaign(raw: object, source: str = "<mapping>") -> Campaign:

@@ -73,7 +73,8 @@ def read_yaml(path: Path) -> tuple[Any, Problem | None]:
     try:
         return yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader), None
     except yaml.YAMLError as e:
-        detail = " ".join(str(e).split())
+        # The text is parsed from a string: its marks say "<unicode string>" for the file.
+        detail = " ".join(str(e).replace('"<unicode string>"', str(path)).split())
         return None, Problem(str(path), "(file)", f"expected valid YAML: {detail}")
     except (OSError, UnicodeDecodeError) as e:
         return None, Problem(str(path), "(file)", f"expected a readable UTF-8 file: {e}")
