@@ -85,10 +85,26 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     sources = args.source or list(SOURCES)
+    if nothing := _nothing_landed(settings.paths.landing, [SOURCES[s].folder for s in sources]):
+        print(f"reconnect ingest: {nothing}; nothing was run", file=sys.stderr)
+        return EXIT_OK
     spark = _spark(settings)
     run_ingest(spark, settings, sources)
     print("\n".join(bronze_summary(spark, settings)))
     return EXIT_OK
+
+
+def _nothing_landed(landing: str, folders: list[str]) -> str | None:
+    """Why a local landing zone has nothing to ingest (None: files found, or not local)."""
+    if "://" in landing and not landing.startswith("file:"):
+        return None  # the cluster's storage: the stream itself looks
+    root = Path(landing.removeprefix("file://").removeprefix("file:"))
+    looked = ", ".join(f"{f}/" for f in folders)
+    if not root.is_dir():
+        return f"no landing folder at {root} (paths.landing): nothing to ingest"
+    if any(p.is_file() for f in folders if (root / f).is_dir() for p in (root / f).rglob("*")):
+        return None
+    return f"no files under {root} in {looked}: nothing to ingest"
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:
@@ -171,14 +187,17 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     landing = Path(args.out) if args.out else Path(_settings(args).paths.landing)
     source = Path(args.path)
-    if args.dataset == "rees46":
-        if not source.is_file():
-            raise UsageError(f"{source}: expected a REES46 CSV file")
-        summary = import_rees46(source, landing, _progress("import rees46: rows"))
-    else:
-        if not source.is_dir():
-            raise UsageError(f"{source}: expected the folder of UCI daily CSV files")
-        summary = import_uci_retail(source, landing, _progress("import uci-retail: rows"))
+    try:  # a file that cannot be read as the dataset stops here, nothing written for it
+        if args.dataset == "rees46":
+            if not source.is_file():
+                raise UsageError(f"{source}: expected a REES46 CSV file")
+            summary = import_rees46(source, landing, _progress("import rees46: rows"))
+        else:
+            if not source.is_dir():
+                raise UsageError(f"{source}: expected the folder of UCI daily CSV files")
+            summary = import_uci_retail(source, landing, _progress("import uci-retail: rows"))
+    except ValueError as e:
+        raise UsageError(str(e)) from e
     _done_line()
     print(summary.describe())
     return EXIT_OK
@@ -333,8 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reconnect",
         description="Warehouse-native triggered messaging campaigns on Spark and Delta Lake.",
-        epilog="Exit codes: 0 done, 1 job failed, 2 bad usage/settings/input, "
-        "3 runtime could not start.",
+        epilog="Exit codes: 0 done (input rows or lines that were skipped or quarantined are "
+        "counted in the summary), 1 a job failed, 2 bad usage, settings or input path (nothing "
+        "ran), 3 the runtime could not start.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -378,7 +398,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("import", help=cmd_import.__doc__, description=cmd_import.__doc__)
     _common(p)
-    p.add_argument("dataset", choices=["rees46", "uci-retail"])
+    p.add_argument(
+        "dataset",
+        choices=["rees46", "uci-retail"],
+        help="rees46: an e-commerce clickstream CSV (Kaggle, REES46); uci-retail: the UCI Online "
+        "Retail invoices split into daily CSVs (docs/adapters.md)",
+    )
     p.add_argument("path", help="rees46: the CSV file; uci-retail: the folder of daily CSVs")
     p.add_argument("--out", help="landing folder (default: paths.landing of the settings)")
     p.set_defaults(func=cmd_import)

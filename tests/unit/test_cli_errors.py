@@ -61,3 +61,24 @@ def test_a_bad_start_date_says_what_format_is_expected(tmp_path):
     assert done.returncode == 2
     assert "--start 2026-13-01: expected a date YYYY-MM-DD (month must be in 1..12)" in done.stderr
     assert not (tmp_path / "l").exists()
+
+
+def test_ingest_with_no_landing_folder_warns_and_creates_nothing(tmp_path):
+    conf = settings(
+        tmp_path, f"paths:\n  landing: {tmp_path / 'none'}\n  lakehouse: {tmp_path / 'lake'}\n"
+    )
+    done = reconnect("ingest", "--conf", conf, cwd=tmp_path)
+    assert done.returncode == 0
+    assert done.stderr.strip() == (
+        f"reconnect ingest: no landing folder at {tmp_path / 'none'} (paths.landing): nothing to "
+        "ingest; nothing was run"
+    )
+    assert not (tmp_path / "none").exists() and not (tmp_path / "lake").exists()
+
+
+def test_ingest_of_an_empty_landing_zone_says_where_it_looked(tmp_path):
+    (tmp_path / "landing" / "events").mkdir(parents=True)
+    conf = settings(tmp_path, f"paths:\n  landing: {tmp_path / 'landing'}\n")
+    done = reconnect("ingest", "--conf", conf, "--source", "events", cwd=tmp_path)
+    assert done.returncode == 0
+    assert f"no files under {tmp_path / 'landing'} in events/: nothing to ingest" in done.stderr

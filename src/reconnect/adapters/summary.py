@@ -57,7 +57,9 @@ class ImportSummary:
             lines.append(
                 f"  product feed: {self.product_syncs:,} snapshots, {self.products:,} products"
             )
-        lines += [f"  error: {e}" for e in self.errors]
+        lines += [f"  skipped, not imported: {e}" for e in self.errors]
+        if self.rows_skipped > len(self.errors):
+            lines.append(f"  ({len(self.errors)} of the {self.rows_skipped:,} skipped rows shown)")
         return "\n".join(lines)
 
 
