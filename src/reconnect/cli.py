@@ -327,10 +327,11 @@ def _check_demo_root(root: Path, force: bool) -> None:
 # --- parser -------------------------------------------------------------------------------
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, micro_batches: bool = False) -> None:
     p.add_argument("--conf", help="settings file (default: $RECONNECT_CONF or conf/<env>.yaml)")
     p.add_argument("--env", help="environment name: conf/<env>.yaml (default: local)")
-    p.add_argument("-v", "--verbose", action="store_true", help="log every micro-batch")
+    if micro_batches:
+        p.add_argument("-v", "--verbose", action="store_true", help="log every micro-batch")
     p.add_argument(
         "--debug", action="store_true", help="print the full trace (Python and Java) of a failure"
     )
@@ -338,7 +339,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _streaming_job(p: argparse.ArgumentParser) -> None:
     """Options of the jobs that read campaigns and run a streaming query (detect, send)."""
-    _common(p)
+    _common(p, micro_batches=True)
     p.add_argument("--campaigns", help="folder of campaign YAML files (default: paths.campaigns)")
     p.add_argument(
         "--continuous",
@@ -359,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("ingest", help=cmd_ingest.__doc__, description=cmd_ingest.__doc__)
-    _common(p)
+    _common(p, micro_batches=True)
     p.add_argument(
         "--source",
         action="append",
@@ -375,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("feeds", help=cmd_feeds.__doc__, description=cmd_feeds.__doc__)
-    _common(p)
+    _common(p, micro_batches=True)
     p.set_defaults(func=cmd_feeds)
 
     p = sub.add_parser("detect", help=cmd_detect.__doc__, description=cmd_detect.__doc__)
@@ -420,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_campaigns)
 
     p = sub.add_parser("demo", help=cmd_demo.__doc__, description=cmd_demo.__doc__)
-    _common(p)
+    _common(p, micro_batches=True)
     p.add_argument(
         "--root",
         default="var/demo",
@@ -440,7 +441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``reconnect`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
