@@ -59,6 +59,9 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(s.shuffle_partitions),
         "spark.ui.enabled": str(s.ui_enabled).lower(),
+        # Spark's console stage bars run together into one line in a log; the CLI prints a line
+        # per micro-batch instead.
+        "spark.ui.showConsoleProgress": "false",
         "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
         # Rebuilding a table's state from its log: one task on local Spark, where the logs are
         # small and a task's start costs more than its work (docs/decisions.md).

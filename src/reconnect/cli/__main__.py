@@ -1,0 +1,7 @@
+"""``python -m reconnect.cli``: the ``reconnect`` command."""
+
+import sys
+
+from reconnect.cli import main
+
+sys.exit(main())

@@ -1,0 +1,91 @@
+"""``reconnect demo``: a small generated shop through every stage, in a folder of its own."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import time
+from pathlib import Path
+
+from reconnect.cli.common import (
+    EXIT_OK,
+    UsageError,
+    campaigns_in,
+    done_line,
+    progress,
+    settings_of,
+    spark_for,
+)
+from reconnect.cli.tools import generator_config
+
+# The file a demo writes into the folder it creates: only a folder holding it is ever deleted.
+DEMO_MARK = ".reconnect-demo"
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Generate a small shop and run every stage that exists, printing what each table holds."""
+    from reconnect.detect.pipeline import run_detect
+    from reconnect.feeds.pipeline import run_feed_changes
+    from reconnect.generate import generate_shop
+    from reconnect.ingest.pipeline import run_ingest
+    from reconnect.report import bronze_summary, silver_summary
+    from reconnect.send.pipeline import run_send
+
+    # Everything is checked before the first file is touched: settings, campaigns, the
+    # generator's options and the folder itself.
+    root = Path(args.root).resolve()
+    settings = settings_of(args).with_paths(root)
+    campaigns = campaigns_in(Path(settings.paths.campaigns))
+    config = generator_config(seed=args.seed, events=args.events, days=args.days)
+    check_demo_root(root, args.force)
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    (root / DEMO_MARK).write_text("made by reconnect demo; the next demo may delete this folder\n")
+    print(f"== demo in {root}")
+    print(f"== campaigns: {len(campaigns)} valid in {settings.paths.campaigns}")
+    print(f"== 1/5 generate: a synthetic shop of {args.events:,} event lines")
+    summary = generate_shop(config, Path(settings.paths.landing), progress("generate: event lines"))
+    done_line()
+    print(
+        f"   {summary.lines:,} lines, {summary.users:,} users, {summary.products:,} products,"
+        f" {summary.product_syncs} product syncs, {sum(summary.malformed.values()):,}"
+        " malformed lines, "
+        f"{summary.duplicates:,} duplicates"
+    )
+    print("== 2/5 ingest: landing -> bronze Delta tables")
+    spark = spark_for(settings)
+    started = time.monotonic()
+    run_ingest(spark, settings)
+    print(f"   done in {time.monotonic() - started:.0f}s")
+    print("== 3/5 feeds: changes between consecutive feed syncs -> silver")
+    written = run_feed_changes(spark, settings)
+    print("   " + ", ".join(f"silver.{t} {n:,} rows" for t, n in written.items()))
+    print("== 4/5 detect: triggers -> silver.journeys, gold.step_eligibility")
+    started = time.monotonic()
+    detected = run_detect(spark, settings, campaigns)
+    print(f"   done in {time.monotonic() - started:.0f}s")
+    print(
+        "== 5/5 send: due messages -> gold.messages, JSON Lines under "
+        f"{settings.paths.lakehouse}/outbox/<channel>/"
+    )
+    started = time.monotonic()
+    sent = run_send(spark, settings, campaigns)
+    print(f"   done in {time.monotonic() - started:.0f}s")
+    print("== summary")
+    print("\n".join(bronze_summary(spark, settings) + silver_summary(spark, settings)))
+    print(detected.describe())
+    print(sent.describe())
+    return EXIT_OK
+
+
+def check_demo_root(root: Path, force: bool) -> None:
+    """The demo's folder may be new, empty, a previous demo's, or anything with ``--force``."""
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"{root}: expected a folder for the demo; it is a file")
+    if not root.is_dir() or force or (root / DEMO_MARK).is_file() or not any(root.iterdir()):
+        return
+    raise UsageError(
+        f"{root}: not empty and not a previous demo's folder (no {DEMO_MARK} in it); nothing "
+        "was touched. Choose another --root, or add --force to delete what it holds"
+    )
