@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconnect.settings import Settings
+from reconnect.settings import DEFAULT_CONF_DIR, Settings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -44,6 +44,7 @@ def delta_maven_coordinates() -> str:
 
 
 _APPENDED_OPTIONS = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")
+LOG4J = DEFAULT_CONF_DIR / "log4j2.properties"
 
 
 def spark_conf(settings: Settings) -> dict[str, str]:
@@ -70,8 +71,9 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         ),
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
         "spark.sql.warehouse.dir": os.path.join(settings.paths.lakehouse, "_warehouse"),
-        # The JVM clock zone matters for a few legacy datetime paths; keep it UTC as well.
-        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+        # The JVM clock zone matters for a few legacy datetime paths; keep it UTC as well. The
+        # driver logs errors only (conf/log4j2.properties): no start-up noise in the output.
+        "spark.driver.extraJavaOptions": f"-Duser.timezone=UTC -Dlog4j2.configurationFile={LOG4J}",
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
     }
     if s.driver_memory:

@@ -53,7 +53,8 @@ def test_cluster_settings_leave_master_and_jars_to_the_platform():
 
 def test_spark_conf_jvm_options_add_to_the_utc_clock_and_other_keys_replace(tmp_path):
     plain = runtime.spark_conf(Settings().with_paths(tmp_path))
-    assert plain["spark.driver.extraJavaOptions"] == "-Duser.timezone=UTC"
+    driver = f"-Duser.timezone=UTC -Dlog4j2.configurationFile={runtime.LOG4J}"
+    assert plain["spark.driver.extraJavaOptions"] == driver
     spark = Settings().spark.model_copy(
         update={
             "conf": {
@@ -63,7 +64,7 @@ def test_spark_conf_jvm_options_add_to_the_utc_clock_and_other_keys_replace(tmp_
         }
     )
     conf = runtime.spark_conf(Settings(spark=spark).with_paths(tmp_path))
-    assert conf["spark.driver.extraJavaOptions"] == "-Duser.timezone=UTC -Xss4m"
+    assert conf["spark.driver.extraJavaOptions"] == f"{driver} -Xss4m"
     assert conf["spark.executor.extraJavaOptions"] == "-Duser.timezone=UTC"
     assert conf["spark.sql.shuffle.partitions"] == "16"
     assert conf["spark.sql.session.timeZone"] == "UTC"
@@ -157,3 +158,8 @@ def test_delta_rebuilds_table_state_in_one_task_on_local_spark_only(tmp_path):
     assert runtime.spark_conf(cluster)[key] == "8"
     chosen = SparkSettings(conf={key: "4"})  # spark.conf still replaces it
     assert runtime.spark_conf(Settings(spark=chosen).with_paths(tmp_path))[key] == "4"
+
+
+def test_the_driver_logs_errors_only_with_the_packaged_log4j_file():
+    assert runtime.LOG4J.is_file()
+    assert "rootLogger.level = error" in runtime.LOG4J.read_text()
