@@ -21,6 +21,7 @@ from reconnect.cli.common import (
 )
 from reconnect.cli.demo import DEMO_MARK, cmd_demo
 from reconnect.cli.jobs import cmd_detect, cmd_feeds, cmd_ingest, cmd_send
+from reconnect.cli.query import cmd_sql, cmd_why
 from reconnect.cli.tools import cmd_campaigns, cmd_generate, cmd_import
 from reconnect.settings import SettingsError
 
@@ -130,6 +131,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dir", help="a campaign folder (the same as PATH)")
     p.set_defaults(func=cmd_campaigns)
+
+    p = sub.add_parser("why", help=cmd_why.__doc__, description=cmd_why.__doc__)
+    _common(p)
+    p.add_argument("person", help="a user_id (device) or cuid (person)")
+    p.add_argument("--campaign", help="only this campaign id (default: every campaign)")
+    p.set_defaults(func=cmd_why)
+
+    p = sub.add_parser("sql", help=cmd_sql.__doc__, description=cmd_sql.__doc__)
+    _common(p)
+    p.add_argument("query", help='e.g. "SELECT reason, count(*) FROM bronze.quarantine GROUP BY 1"')
+    p.add_argument("--limit", type=int, default=100, help="rows printed at most (default 100)")
+    p.set_defaults(func=cmd_sql)
 
     p = sub.add_parser("demo", help=cmd_demo.__doc__, description=cmd_demo.__doc__)
     _common(p, micro_batches=True)
