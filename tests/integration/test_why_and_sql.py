@@ -42,7 +42,8 @@ def step(n, name, **kw):
             "campaign_type": "cart_abandonment", "variation_id": "default", "is_control": False,
             "step_number": n, "step_name": name, "key_kind": "user", "user_key": "d1",
             "user_id": "d1", "cuid": "c1", "trigger_time": T0, "trigger_id": "e4",
-            "due_at": datetime(2026, 3, 2 + n // 2, 12 * (n % 2)), "state": "PENDING", "payload": []}  # fmt: skip
+            "due_at": datetime(2026, 3, 2 + n // 2, 12 * (n % 2)), "state": "PENDING",
+            "payload": []}  # fmt: skip
     return {**base, **kw}
 
 
