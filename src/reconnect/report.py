@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from reconnect.lake.tables import (
@@ -81,6 +81,28 @@ def bronze_summary(spark: SparkSession, settings: Settings) -> list[str]:
             f"{r['accepted']:,} + {r['quarantined']:,} + {r['duplicates']:,}  "
             f"{'ok' if ok else 'MISMATCH'}"
         )
+    return lines
+
+
+def ingest_run_lines(before: DataFrame, after: DataFrame) -> list[str]:
+    """What one ingest run added, per source: its files' lines = accepted + quarantined + dupl.
+
+    ``before`` / ``after``: bronze.ingest_files as the run found and left it; a run's files are
+    the rows of ``after`` whose (source, file) ``before`` lacks.
+    """
+    new = after.join(before.select("source", "source_file"), ["source", "source_file"], "left_anti")
+    per_source = new.groupBy("source").agg(
+        F.count(F.lit(1)).alias("files"),
+        *[F.sum(c).alias(c) for c in ("lines", "accepted", "quarantined", "duplicates")],
+    )
+    lines = ["this run (lines in = accepted + quarantined + duplicates):"]
+    for r in per_source.orderBy("source").collect():
+        lines.append(
+            f"  {r['source']:<13} {r['files']:>5,} new files  {r['lines']:>12,} = "
+            f"{r['accepted']:,} + {r['quarantined']:,} + {r['duplicates']:,}"
+        )
+    if len(lines) == 1:
+        lines.append("  no new files")
     return lines
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconnect.cli import EXIT_OK, EXIT_USAGE, main
+from reconnect.settings import load_settings
 
 
 def test_bad_settings_stop_before_any_job_with_the_file_and_field_named(tmp_path, capsys):
@@ -70,6 +71,20 @@ def test_demo_generates_ingests_and_prints_what_each_table_holds(spark, tmp_path
     assert "sends by channel:" in out and "messages not sent, by state and reason:" in out
     outbox = list((Path(root) / "lakehouse" / "outbox").rglob("*.jsonl"))
     assert outbox, out
+    # This run's counts add up: detection's events and the sender's messages.
+    n = r"([\d,]+)"
+    events = re.search(rf"{n} buffered before \+ {n} read = {n} applied \+ {n} late \(not "
+                       rf"applied\) \+ {n} buffered", out)  # fmt: skip
+    assert events, out
+    before, read, applied, late, after = (int(g.replace(",", "")) for g in events.groups())
+    assert before + read == applied + late + after
+    messages = re.search(rf"messages from detection: {n} = {n} settled \+ {n} due after", out)
+    assert messages, out
+    total, settled, waiting = (int(g.replace(",", "")) for g in messages.groups())
+    assert total == settled + waiting and settled > 0
+    # The last lines say where to look next, with a settings file that reads the demo's tables.
+    assert "== next" in out and f"--conf {root / 'settings.yaml'}" in out
+    assert load_settings(root / "settings.yaml").paths.lakehouse == str(root / "lakehouse")
 
 
 def test_r_send_3_a_webhook_without_its_url_variable_stops_before_any_job(tmp_path, capsys):

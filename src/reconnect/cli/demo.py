@@ -7,6 +7,8 @@ import shutil
 import time
 from pathlib import Path
 
+import yaml
+
 from reconnect.cli.common import (
     EXIT_OK,
     UsageError,
@@ -42,6 +44,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         shutil.rmtree(root)
     root.mkdir(parents=True)
     (root / DEMO_MARK).write_text("made by reconnect demo; the next demo may delete this folder\n")
+    # The demo's folders as a settings file, so that every other command can read its tables.
+    conf = root / "settings.yaml"
+    conf.write_text(yaml.safe_dump({"paths": settings.paths.model_dump()}, sort_keys=False))
     print(f"== demo in {root}")
     print(f"== campaigns: {len(campaigns)} valid in {settings.paths.campaigns}")
     print(f"== 1/5 generate: a synthetic shop of {args.events:,} event lines")
@@ -76,6 +81,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("\n".join(bronze_summary(spark, settings) + silver_summary(spark, settings)))
     print(detected.describe())
     print(sent.describe())
+    someone = spark.read.format("delta").load(f"{settings.paths.lakehouse}/gold/messages")
+    first = someone.where("state = 'SENT'").select("user_id").limit(1).collect()
+    user = first[0]["user_id"] if first and first[0]["user_id"] else "USER_ID"
+    print("== next")
+    print(f"   the messages sent: {settings.paths.lakehouse}/outbox/<channel>/*.jsonl")
+    print(f"   why a person got what they got: reconnect why {user} --conf {conf}")
+    print(f'   any table in SQL: reconnect sql "SELECT state, reason, count(*) FROM gold.messages'
+          f' GROUP BY 1, 2" --conf {conf}')  # fmt: skip
     return EXIT_OK
 
 

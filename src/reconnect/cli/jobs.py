@@ -12,7 +12,10 @@ from reconnect.cli.common import EXIT_OK, EXIT_USAGE, campaigns_in, settings_of,
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Run the ingest streams: landing folders -> bronze Delta tables."""
     from reconnect.ingest.pipeline import SOURCES, run_ingest
-    from reconnect.report import bronze_summary
+    from reconnect.lake.migrations import ensure_tables
+    from reconnect.lake.reads import latest_version, table
+    from reconnect.lake.tables import BRONZE_INGEST_FILES
+    from reconnect.report import bronze_summary, ingest_run_lines
 
     settings = settings_of(args)
     sources = args.source or list(SOURCES)
@@ -20,8 +23,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(f"reconnect ingest: {nothing}; nothing was run", file=sys.stderr)
         return EXIT_OK
     spark = spark_for(settings)
+    ensure_tables(spark, settings)
+    before = latest_version(spark, settings, BRONZE_INGEST_FILES)
     run_ingest(spark, settings, sources)
     print("\n".join(bronze_summary(spark, settings)))
+    files_then = table(spark, settings, BRONZE_INGEST_FILES, before)
+    files_now = table(spark, settings, BRONZE_INGEST_FILES)
+    print("\n".join(ingest_run_lines(files_then, files_now)))
     return EXIT_OK
 
 

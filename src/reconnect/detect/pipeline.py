@@ -69,9 +69,10 @@ def run_detect(
 ) -> DetectSummary:
     """Run detection until the bronze events are done (availableNow) or until stopped."""
     ensure_tables(spark, settings)
+    before = last_progress(spark, settings)
     query = start_detect_query(spark, settings, DetectContext.of(settings, campaigns))
     run_to_end(query)
-    return summarize(spark, settings)
+    return summarize(spark, settings, before)
 
 
 def start_detect_query(
@@ -96,12 +97,23 @@ def start_detect_query(
     return with_trigger(writer, settings).start()
 
 
-def summarize(spark: SparkSession, settings: Settings) -> DetectSummary:
-    """Counts over the detection tables."""
+def summarize(
+    spark: SparkSession, settings: Settings, before: Mapping[str, Any] | None = None
+) -> DetectSummary:
+    """Counts over the detection tables; the run is what followed the progress row ``before``."""
+    after = last_progress(spark, settings)
+
+    def buffered(row: Mapping[str, Any] | None) -> int:
+        if row is None:
+            return 0
+        return table(spark, settings, SILVER_DETECT_BUFFER, int(row["buffer_version"])).count()
+
     return summarize_tables(
         table(spark, settings, SILVER_DETECT_PROGRESS),
         table(spark, settings, SILVER_JOURNEYS),
         table(spark, settings, GOLD_STEP_ELIGIBILITY),
+        since_batch=int(before["batch_id"]) if before else -1,
+        buffered=(buffered(before), buffered(after)),
     )
 
 

@@ -78,13 +78,15 @@ def run_send(spark: SparkSession, settings: Settings, campaigns: Sequence[Campai
     """Resume open deliveries, then settle and send until detection's log is done."""
     ensure_tables(spark, settings)
     ctx = SendContext.of(settings, campaigns)
+    before = table(spark, settings, SILVER_SEND_PROGRESS).agg(F.max("batch_id")).first()
     deliver_pending(spark, ctx)
     run_to_end(start_send_query(spark, ctx))
-    return summarize(spark, settings)
+    since = before[0] if before is not None and before[0] is not None else -1
+    return summarize(spark, settings, since)
 
 
-def summarize(spark: SparkSession, settings: Settings) -> SendSummary:
-    """Counts over the sending tables."""
+def summarize(spark: SparkSession, settings: Settings, since_batch: int = -1) -> SendSummary:
+    """Counts over the sending tables; the run is the sender batches after ``since_batch``."""
 
     def read(spec: Any) -> DataFrame:
         return table(spark, settings, spec)
@@ -94,6 +96,8 @@ def summarize(spark: SparkSession, settings: Settings) -> SendSummary:
         read(GOLD_MESSAGES),
         read(GOLD_DELIVERIES),
         read(GOLD_LATE_CANCELS),
+        read(GOLD_STEP_ELIGIBILITY),
+        since_batch,
     )
 
 
