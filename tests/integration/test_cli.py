@@ -49,7 +49,7 @@ def test_every_subcommand_has_help(capsys):
 def test_demo_generates_ingests_and_prints_what_each_table_holds(spark, tmp_path, capsys):
     root = tmp_path / "demo"
     assert main(["demo", "--root", str(root), "--events", "4000", "--days", "3"]) == EXIT_OK
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     for table in (
         "bronze.events",
         "bronze.product_snapshots",
@@ -82,6 +82,8 @@ def test_demo_generates_ingests_and_prints_what_each_table_holds(spark, tmp_path
     assert messages, out
     total, settled, waiting = (int(g.replace(",", "")) for g in messages.groups())
     assert total == settled + waiting and settled > 0
+    # Progress: a line per micro-batch with its rows, rate and the watermark detection reached.
+    assert re.search(r"detect: batch \d+, [\d,]+ rows read in .* rows/s\), watermark 20\d\d-", err)
     # The last lines say where to look next, with a settings file that reads the demo's tables.
     assert "== next" in out and f"--conf {root / 'settings.yaml'}" in out
     assert load_settings(root / "settings.yaml").paths.lakehouse == str(root / "lakehouse")

@@ -7,6 +7,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from reconnect.campaigns import Campaign
+    from reconnect.lake.streams import OnBatch
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RUNTIME = 0, 1, 2, 3
 
@@ -60,6 +62,10 @@ def settings_of(args: argparse.Namespace) -> Settings:
     return settings
 
 
+# What a stage told of its last finished micro-batch, by query name, for its progress line.
+_BATCH_NOTES: dict[str, str] = {}
+
+
 def spark_for(settings: Settings) -> SparkSession:
     """The session of a command, printing one progress line per micro-batch of its queries."""
     from reconnect.runtime import build_spark_session
@@ -69,11 +75,22 @@ def spark_for(settings: Settings) -> SparkSession:
     return spark
 
 
-def _batch_progress() -> Any:
-    """A listener that prints each finished micro-batch: query, batch, rows and rate.
+def watermark_shown(query: str) -> OnBatch:
+    """A stage's ``on_batch``: the query's progress lines end with the watermark it reached."""
 
-    On a terminal the line of a query is rewritten in place; elsewhere (a log file) each batch
-    is a line of its own.
+    def note(batch_id: int, watermark: datetime | None) -> None:
+        _BATCH_NOTES[query] = f"watermark {watermark:%Y-%m-%d %H:%M:%S}Z" if watermark else ""
+
+    return note
+
+
+def _batch_progress() -> Any:
+    """A listener that prints each finished micro-batch: query, batch, rows, rate, watermark.
+
+    The stage's batch function (``foreachBatch``) returns before Spark posts the batch's
+    progress, so the watermark noted by :func:`watermark_shown` is that batch's. On a terminal
+    the line of a query is rewritten in place; elsewhere (a log file) each batch is a line of
+    its own.
     """
     from pyspark.sql.streaming.listener import StreamingQueryListener
 
@@ -90,6 +107,8 @@ def _batch_progress() -> Any:
                 f"{p.name or 'query'}: batch {p.batchId}, {p.numInputRows:,} rows read in "
                 f"{seconds:.1f}s ({p.numInputRows / max(seconds, 1e-3):,.0f} rows/s)"
             )
+            if note := _BATCH_NOTES.get(p.name or ""):
+                line += f", {note}"
             print(f"\r{line}\033[K" if tty else line, end="" if tty else "\n", file=sys.stderr,
                   flush=True)  # fmt: skip
 

@@ -17,6 +17,7 @@ from reconnect.cli.common import (
     progress,
     settings_of,
     spark_for,
+    watermark_shown,
 )
 from reconnect.cli.tools import generator_config
 
@@ -68,14 +69,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("   " + ", ".join(f"silver.{t} {n:,} rows" for t, n in written.items()))
     print("== 4/5 detect: triggers -> silver.journeys, gold.step_eligibility")
     started = time.monotonic()
-    detected = run_detect(spark, settings, campaigns)
+    detected = run_detect(spark, settings, campaigns, watermark_shown("detect"))
     print(f"   done in {time.monotonic() - started:.0f}s")
     print(
         "== 5/5 send: due messages -> gold.messages, JSON Lines under "
         f"{settings.paths.lakehouse}/outbox/<channel>/"
     )
     started = time.monotonic()
-    sent = run_send(spark, settings, campaigns)
+    sent = run_send(spark, settings, campaigns, watermark_shown("send"))
     print(f"   done in {time.monotonic() - started:.0f}s")
     print("== summary")
     print("\n".join(bronze_summary(spark, settings) + silver_summary(spark, settings)))

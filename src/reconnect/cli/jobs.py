@@ -6,7 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from reconnect.cli.common import EXIT_OK, EXIT_USAGE, campaigns_in, settings_of, spark_for
+from reconnect.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    campaigns_in,
+    settings_of,
+    spark_for,
+    watermark_shown,
+)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -63,7 +70,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     # Bad campaign files stop here, before any job runs.
     campaigns = campaigns_in(Path(args.campaigns or settings.paths.campaigns))
-    summary = run_detect(spark_for(settings), settings, campaigns)
+    summary = run_detect(spark_for(settings), settings, campaigns, watermark_shown("detect"))
     print(summary.describe())
     return EXIT_OK
 
@@ -80,6 +87,6 @@ def cmd_send(args: argparse.Namespace) -> int:
     except ProviderError as e:
         print(f"reconnect send: {e}", file=sys.stderr)
         return EXIT_USAGE
-    summary = run_send(spark_for(settings), settings, campaigns)
+    summary = run_send(spark_for(settings), settings, campaigns, watermark_shown("send"))
     print(summary.describe())
     return EXIT_OK

@@ -42,7 +42,7 @@ from reconnect.lake.feed_state import Feeds, feeds_with
 from reconnect.lake.migrations import ensure_tables
 from reconnect.lake.reads import latest_version, table
 from reconnect.lake.schemas import EVENTS
-from reconnect.lake.streams import run_to_end, with_trigger
+from reconnect.lake.streams import OnBatch, run_to_end, with_trigger
 from reconnect.lake.tables import (
     BRONZE_EVENTS,
     GOLD_STEP_ELIGIBILITY,
@@ -65,18 +65,21 @@ log = logging.getLogger(__name__)
 
 
 def run_detect(
-    spark: SparkSession, settings: Settings, campaigns: Sequence[Campaign]
+    spark: SparkSession,
+    settings: Settings,
+    campaigns: Sequence[Campaign],
+    on_batch: OnBatch | None = None,
 ) -> DetectSummary:
     """Run detection until the bronze events are done (availableNow) or until stopped."""
     ensure_tables(spark, settings)
     before = last_progress(spark, settings)
-    query = start_detect_query(spark, settings, DetectContext.of(settings, campaigns))
+    query = start_detect_query(spark, settings, DetectContext.of(settings, campaigns), on_batch)
     run_to_end(query)
     return summarize(spark, settings, before)
 
 
 def start_detect_query(
-    spark: SparkSession, settings: Settings, ctx: DetectContext
+    spark: SparkSession, settings: Settings, ctx: DetectContext, on_batch: OnBatch | None = None
 ) -> StreamingQuery:
     """Start the streaming query over bronze events with its checkpoint and trigger."""
     reader = spark.readStream.format("delta")
@@ -86,8 +89,10 @@ def start_detect_query(
 
     def batch(df: DataFrame, batch_id: int) -> None:
         started = time.monotonic()
-        detect_batch(spark, ctx, df, batch_id)
+        w = detect_batch(spark, ctx, df, batch_id)
         log.info("detect: batch %d in %.1fs", batch_id, time.monotonic() - started)
+        if on_batch is not None:
+            on_batch(batch_id, w)
 
     writer = (
         events.writeStream.queryName("detect")
@@ -120,13 +125,16 @@ def summarize(
 # --- one micro-batch ----------------------------------------------------------------------------
 
 
-def detect_batch(spark: SparkSession, ctx: DetectContext, new: DataFrame, batch_id: int) -> None:
-    """Apply one micro-batch of bronze events (see the module note)."""
+def detect_batch(
+    spark: SparkSession, ctx: DetectContext, new: DataFrame, batch_id: int
+) -> datetime | None:
+    """Apply one micro-batch of bronze events (see the module note); the watermark it reached."""
     settings = ctx.settings
     last = last_progress(spark, settings)
     if last is not None and last["batch_id"] >= batch_id:
         log.info("detect: batch %d already applied", batch_id)
-        return
+        watermark: datetime | None = last["watermark"]
+        return watermark
     w_prev: datetime | None = last["watermark"] if last else None
     state_v = int(last["state_version"]) if last else 0
     buffer_v = int(last["buffer_version"]) if last else 0
@@ -144,7 +152,7 @@ def detect_batch(spark: SparkSession, ctx: DetectContext, new: DataFrame, batch_
         if w is None:  # no event yet, ever
             sinks.record_progress(spark, settings, batch_id, None, None,
                                   {"events_read": int(stats["n"])}, state_v, buffer_v)  # fmt: skip
-            return
+            return None
         # Expired state rows are swept when the watermark enters a new UTC day since the previous
         # watermark, or, in the first batch, since its earliest event (sinks.write_state).
         window = B.BatchWindow(
@@ -152,6 +160,7 @@ def detect_batch(spark: SparkSession, ctx: DetectContext, new: DataFrame, batch_
             int(stats["n"]), int(stats["late"]), state_v, buffer_v,
         )  # fmt: skip
         apply_batch(spark, ctx, new, window)
+        return w
     finally:
         new.unpersist()
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 from pyspark.sql.streaming.query import StreamingQuery
 from pyspark.sql.streaming.readwriter import DataStreamWriter
 
 from reconnect.settings import Settings
+
+# Told of each finished micro-batch of a watermarked stage: its batch id and the watermark it
+# reached (None before any event). The CLI shows the watermark in its per-batch progress line.
+OnBatch = Callable[[int, datetime | None], None]
 
 BINARY_FILE = T.StructType(
     [

@@ -35,7 +35,7 @@ from reconnect.campaigns import Campaign
 from reconnect.lake.feed_state import load_feeds
 from reconnect.lake.migrations import ensure_tables
 from reconnect.lake.reads import table
-from reconnect.lake.streams import run_to_end, with_trigger
+from reconnect.lake.streams import OnBatch, run_to_end, with_trigger
 from reconnect.lake.tables import (
     BRONZE_EVENTS,
     BRONZE_SUBSCRIPTIONS,
@@ -74,13 +74,18 @@ def check_providers(settings: Settings) -> None:
         build_provider(settings.sender.provider(channel), channel, settings.paths.lakehouse)
 
 
-def run_send(spark: SparkSession, settings: Settings, campaigns: Sequence[Campaign]) -> SendSummary:
+def run_send(
+    spark: SparkSession,
+    settings: Settings,
+    campaigns: Sequence[Campaign],
+    on_batch: OnBatch | None = None,
+) -> SendSummary:
     """Resume open deliveries, then settle and send until detection's log is done."""
     ensure_tables(spark, settings)
     ctx = SendContext.of(settings, campaigns)
     before = table(spark, settings, SILVER_SEND_PROGRESS).agg(F.max("batch_id")).first()
     deliver_pending(spark, ctx)
-    run_to_end(start_send_query(spark, ctx))
+    run_to_end(start_send_query(spark, ctx, on_batch))
     since = before[0] if before is not None and before[0] is not None else -1
     return summarize(spark, settings, since)
 
@@ -101,7 +106,9 @@ def summarize(spark: SparkSession, settings: Settings, since_batch: int = -1) ->
     )
 
 
-def start_send_query(spark: SparkSession, ctx: SendContext) -> StreamingQuery:
+def start_send_query(
+    spark: SparkSession, ctx: SendContext, on_batch: OnBatch | None = None
+) -> StreamingQuery:
     """Start the streaming query over detection's progress log with its checkpoint and trigger.
 
     Each micro-batch settles up to the largest watermark among the detection batches it read.
@@ -115,8 +122,11 @@ def start_send_query(spark: SparkSession, ctx: SendContext) -> StreamingQuery:
     def batch(df: DataFrame, batch_id: int) -> None:
         started = time.monotonic()
         top = df.agg(F.max("watermark")).first()
-        send_batch(spark, ctx, batch_id, top[0] if top else None)
+        w = top[0] if top else None
+        send_batch(spark, ctx, batch_id, w)
         log.info("send: batch %d in %.1fs", batch_id, time.monotonic() - started)
+        if on_batch is not None:
+            on_batch(batch_id, w)
 
     writer = (
         source.writeStream.queryName("send")
