@@ -98,6 +98,24 @@ RETRIGGERED = "RETRIGGERED"  # R-REL-1
 CANCELLED_BY_PRIORITY = "CANCELLED_BY_PRIORITY"  # R-PRIO-3
 
 
+# --- attribution (R-ATTR-1, docs/analytics.md) ---------------------------------------------------
+
+ENGAGEMENT_EVENT_TYPES: tuple[str, ...] = ("message_open", "message_click")
+MESSAGE_CLICK = "message_click"
+PURCHASE = "purchase"
+
+# The two views of R-ATTR-1 (``gold.attributed_purchases.attribution``).
+LAST_CLICK = "last_click"  # each purchase credited at most once, to the latest qualifying click
+PER_CAMPAIGN = "per_campaign"  # once for each campaign with a qualifying click
+
+# Why an open or click was not accepted (``silver.engagement_quarantine.reason``).
+ENGAGEMENT_REASONS: dict[str, str] = {
+    "UNKNOWN_MESSAGE": "the message_id names no message the sender sent",
+    "NOT_THE_RECIPIENT": "the message was sent to another person (neither user_id nor cuid match)",
+}
+UNKNOWN_MESSAGE = "UNKNOWN_MESSAGE"
+NOT_THE_RECIPIENT = "NOT_THE_RECIPIENT"
+
 # --- campaign types and their traits (R-TYPE-*) -------------------------------------------------
 
 KeyKind = Literal["user", "cuid"]

@@ -20,7 +20,7 @@ from reconnect.cli.common import (
     log,
 )
 from reconnect.cli.demo import DEMO_MARK, cmd_demo
-from reconnect.cli.jobs import cmd_detect, cmd_feeds, cmd_ingest, cmd_send
+from reconnect.cli.jobs import cmd_attribute, cmd_detect, cmd_feeds, cmd_ingest, cmd_send
 from reconnect.cli.query import cmd_sql, cmd_why
 from reconnect.cli.tools import cmd_campaigns, cmd_generate, cmd_import
 from reconnect.settings import SettingsError
@@ -50,7 +50,7 @@ def _common(p: argparse.ArgumentParser, micro_batches: bool = False) -> None:
 
 
 def _streaming_job(p: argparse.ArgumentParser) -> None:
-    """Options of the jobs that read campaigns and run a streaming query (detect, send)."""
+    """Options of the jobs that read campaigns and run a streaming query (detect, send, ...)."""
     _common(p, micro_batches=True)
     p.add_argument("--campaigns", help="folder of campaign YAML files (default: paths.campaigns)")
     p.add_argument(
@@ -98,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("send", help=cmd_send.__doc__, description=cmd_send.__doc__)
     _streaming_job(p)
     p.set_defaults(func=cmd_send)
+
+    p = sub.add_parser("attribute", help=cmd_attribute.__doc__, description=cmd_attribute.__doc__)
+    _streaming_job(p)
+    p.set_defaults(func=cmd_attribute)
 
     p = sub.add_parser("generate", help=cmd_generate.__doc__, description=cmd_generate.__doc__)
     _common(p)

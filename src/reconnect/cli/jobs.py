@@ -1,4 +1,4 @@
-"""The stage jobs: ``ingest``, ``feeds``, ``detect`` and ``send``."""
+"""The stage jobs: ``ingest``, ``feeds``, ``detect``, ``send`` and ``attribute``."""
 
 from __future__ import annotations
 
@@ -88,5 +88,17 @@ def cmd_send(args: argparse.Namespace) -> int:
         print(f"reconnect send: {e}", file=sys.stderr)
         return EXIT_USAGE
     summary = run_send(spark_for(settings), settings, campaigns, watermark_shown("send"))
+    print(summary.describe())
+    return EXIT_OK
+
+
+def cmd_attribute(args: argparse.Namespace) -> int:
+    """Attribute: opens and clicks checked against gold.messages, purchases credited to clicks."""
+    from reconnect.attribute.pipeline import run_attribute
+
+    settings = settings_of(args)
+    # The campaigns give the attribution windows; bad files stop here, before any job runs.
+    campaigns = campaigns_in(Path(args.campaigns or settings.paths.campaigns))
+    summary = run_attribute(spark_for(settings), settings, campaigns)
     print(summary.describe())
     return EXIT_OK

@@ -364,3 +364,75 @@ DELIVERY_PROGRESS = T.StructType(
         _f("failed", T.LongType(), False),
     ]
 )
+
+# --- attribution (migrations/V007, docs/analytics.md) -----------------------------------------
+
+MESSAGE_ENGAGEMENT = T.StructType(
+    [
+        _f("event_id", T.StringType(), False),
+        _f("event_time", T.TimestampType(), False),
+        _f("event_type", T.StringType(), False),
+        _f("message_id", T.StringType(), False),
+        _f("campaign_id", T.StringType(), False),
+        _f("variation_id", T.StringType(), False),
+        _f("is_control", T.BooleanType(), False),
+        _f("step_number", T.IntegerType(), False),
+        _f("step_name", T.StringType(), False),
+        _f("channel", T.StringType()),
+        _f("user_id", T.StringType(), False),
+        _f("cuid", T.StringType()),
+        _f("send_at", T.TimestampType(), False),
+    ]
+)
+
+ENGAGEMENT_QUARANTINE = T.StructType(
+    [
+        _f("event_id", T.StringType(), False),
+        _f("event_time", T.TimestampType(), False),
+        _f("event_type", T.StringType(), False),
+        _f("user_id", T.StringType(), False),
+        _f("message_id", T.StringType(), False),
+        _f("reason", T.StringType(), False),
+        _f("detail", T.StringType(), False),
+        *LINEAGE,
+    ]
+)
+
+ATTRIBUTED_PURCHASES = T.StructType(
+    [
+        _f("attribution", T.StringType(), False),
+        _f("purchase_event_id", T.StringType(), False),
+        _f("order_id", T.StringType()),
+        _f("purchase_time", T.TimestampType(), False),
+        _f("user_id", T.StringType(), False),
+        _f("revenue", MONEY),
+        _f("currency", T.StringType()),
+        _f("campaign_id", T.StringType(), False),
+        _f("variation_id", T.StringType(), False),
+        _f("is_control", T.BooleanType(), False),
+        _f("step_number", T.IntegerType(), False),
+        _f("step_name", T.StringType(), False),
+        _f("channel", T.StringType()),
+        _f("message_id", T.StringType(), False),
+        _f("click_event_id", T.StringType(), False),
+        _f("click_time", T.TimestampType(), False),
+    ]
+)
+
+ATTRIBUTE_PROGRESS = T.StructType(
+    [
+        _f("batch_id", T.LongType(), False),
+        *(
+            _f(n, T.LongType(), False)
+            for n in (
+                "events_read",
+                "opens",
+                "clicks",
+                "quarantined",
+                "purchases_read",
+                "purchases_scored",
+                "attributed_rows",
+            )
+        ),
+    ]
+)

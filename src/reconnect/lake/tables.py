@@ -7,17 +7,21 @@ from dataclasses import dataclass
 from pyspark.sql import types as T
 
 from reconnect.lake.schemas import (
+    ATTRIBUTE_PROGRESS,
+    ATTRIBUTED_PURCHASES,
     DELIVERIES,
     DELIVERY_PROGRESS,
     DETECT_FEED_SYNCS,
     DETECT_PROGRESS,
     DETECT_STATE,
+    ENGAGEMENT_QUARANTINE,
     EVENTS,
     FEED_SYNC_PROGRESS,
     INGEST_FILES,
     JOURNEYS,
     LATE_CANCELS,
     LATE_EVENTS,
+    MESSAGE_ENGAGEMENT,
     MESSAGES,
     PRODUCT_CHANGES,
     PRODUCT_SNAPSHOTS,
@@ -84,6 +88,13 @@ GOLD_LATE_CANCELS = TableSpec("gold", "late_cancels", LATE_CANCELS)
 SILVER_SEND_PROGRESS = TableSpec("silver", "send_progress", SEND_PROGRESS)
 SILVER_DELIVERY_PROGRESS = TableSpec("silver", "delivery_progress", DELIVERY_PROGRESS)
 
+# --- attribution (V007, docs/analytics.md) -----------------------------------------------------
+
+GOLD_MESSAGE_ENGAGEMENT = TableSpec("gold", "message_engagement", MESSAGE_ENGAGEMENT)
+SILVER_ENGAGEMENT_QUARANTINE = TableSpec("silver", "engagement_quarantine", ENGAGEMENT_QUARANTINE)
+GOLD_ATTRIBUTED_PURCHASES = TableSpec("gold", "attributed_purchases", ATTRIBUTED_PURCHASES)
+SILVER_ATTRIBUTE_PROGRESS = TableSpec("silver", "attribute_progress", ATTRIBUTE_PROGRESS)
+
 ALL_TABLES: tuple[TableSpec, ...] = (
     BRONZE_EVENTS,
     BRONZE_PRODUCT_SNAPSHOTS,
@@ -106,6 +117,10 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     GOLD_LATE_CANCELS,
     SILVER_SEND_PROGRESS,
     SILVER_DELIVERY_PROGRESS,
+    GOLD_MESSAGE_ENGAGEMENT,
+    SILVER_ENGAGEMENT_QUARANTINE,
+    GOLD_ATTRIBUTED_PURCHASES,
+    SILVER_ATTRIBUTE_PROGRESS,
 )
 
 DETECT_TABLES: tuple[TableSpec, ...] = (

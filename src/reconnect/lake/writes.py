@@ -12,7 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from reconnect.lake.landing import format_ts
 from reconnect.lake.tables import TableSpec
@@ -112,3 +113,36 @@ def syncs_predicate(syncs: list[tuple[datetime, str | None]]) -> str:
             cond = f"channel = '{channel}' AND {cond}"
         parts.append(f"({cond})")
     return " OR ".join(parts)
+
+
+def replace_groups(
+    spark: SparkSession,
+    table: TableSpec,
+    settings: Settings,
+    rows: DataFrame,
+    groups: DataFrame,
+    group_keys: Sequence[str],
+    row_keys: Sequence[str],
+) -> None:
+    """Make the table's rows of each group in ``groups`` exactly ``rows``, in one commit.
+
+    ``rows`` hold the new rows of those groups (a group may have none); a stored row of such a
+    group whose ``row_keys`` are not in ``rows`` is deleted, one that is is replaced, and the
+    others are inserted. Rows of other groups are untouched. Idempotent: the same ``rows`` and
+    ``groups`` leave the same table.
+    """
+    target = DeltaTable.forPath(spark, table.location(settings))
+    stored = target.toDF().join(groups.select(*group_keys).distinct(), list(group_keys), "semi")
+    gone = stored.join(rows.select(*row_keys), list(row_keys), "anti")
+    source = rows.withColumn("_delete", F.lit(False)).unionByName(
+        gone.select(*rows.columns).withColumn("_delete", F.lit(True))
+    )
+    columns: dict[str, str | Column] = {c: f"s.`{c}`" for c in rows.columns}
+    (
+        target.alias("t")
+        .merge(source.alias("s"), _merge_condition(row_keys))
+        .whenMatchedDelete("s._delete")
+        .whenMatchedUpdate(set=columns)
+        .whenNotMatchedInsert(condition="NOT s._delete", values=columns)
+        .execute()
+    )
