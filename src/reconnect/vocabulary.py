@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
+from typing import Final, Literal
 
 # --- channels and events (DATA.md, R-CHAN-1) ---------------------------------------------------
 
 CHANNELS: tuple[str, ...] = ("email", "sms", "web_push", "app_push")
+EMAIL, SMS, WEB_PUSH, APP_PUSH = CHANNELS
 
 EVENT_TYPES: tuple[str, ...] = (
     "page_view",
@@ -76,6 +77,12 @@ SUPERSEDED = "SUPERSEDED"
 SUPPRESSED = "SUPPRESSED"
 TERMINAL_STATES: tuple[str, ...] = (SENT, CANCELLED, SUPERSEDED, SUPPRESSED)
 
+# The outcome of one attempt to hand a SENT message to its provider (gold.deliveries.status).
+AttemptStatus = Literal["DELIVERED", "FAILED", "SKIPPED_CIRCUIT_OPEN"]
+DELIVERED: Final = "DELIVERED"
+FAILED: Final = "FAILED"
+SKIPPED_CIRCUIT_OPEN: Final = "SKIPPED_CIRCUIT_OPEN"
+
 # R-SEND-2: the closed list of reason codes of a message not sent, with what each means.
 REASONS: dict[str, str] = {
     "EXIT_CONDITION": "CANCELLED: a don't-send-if event at or before the due time (R-EXIT-1)",
@@ -100,8 +107,9 @@ CANCELLED_BY_PRIORITY = "CANCELLED_BY_PRIORITY"  # R-PRIO-3
 
 # --- attribution (R-ATTR-1, docs/analytics.md) ---------------------------------------------------
 
-ENGAGEMENT_EVENT_TYPES: tuple[str, ...] = ("message_open", "message_click")
+MESSAGE_OPEN = "message_open"
 MESSAGE_CLICK = "message_click"
+ENGAGEMENT_EVENT_TYPES: tuple[str, ...] = (MESSAGE_OPEN, MESSAGE_CLICK)
 PURCHASE = "purchase"
 
 # The two views of R-ATTR-1 (``gold.attributed_purchases.attribution``).

@@ -48,7 +48,14 @@ def test_every_subcommand_has_help(capsys):
 @pytest.mark.spark
 def test_demo_generates_ingests_and_prints_what_each_table_holds(spark, tmp_path, capsys):
     root = tmp_path / "demo"
-    assert main(["demo", "--root", str(root), "--events", "4000", "--days", "3"]) == EXIT_OK
+    # Every delivered message is clicked and bought within its window, so that attribution has
+    # an exact count to meet in a shop this small.
+    rates = tmp_path / "rates.yaml"
+    always = "{open: 1.0, click: 1.0, purchase: 1.0}"
+    rates.write_text(f"rates: {always}\nchannels: {{sms: {always}, web_push: {always}, "
+                     f"app_push: {always}}}\nlate_purchase_share: 0.0\n")  # fmt: skip
+    args = ["--root", str(root), "--events", "4000", "--days", "3", "--rates", str(rates)]
+    assert main(["demo", *args]) == EXIT_OK
     out, err = capsys.readouterr()
     for table in (
         "bronze.events",
@@ -82,6 +89,14 @@ def test_demo_generates_ingests_and_prints_what_each_table_holds(spark, tmp_path
     assert messages, out
     total, settled, waiting = (int(g.replace(",", "")) for g in messages.groups())
     assert total == settled + waiting and settled > 0
+    # The loop closes: each simulated click earns its purchase (R-ATTR-1); the shop's own
+    # purchases by the same people inside a click's window are credited too.
+    simulated = re.search(rf"{n} delivered messages -> {n} opens, {n} clicks, {n} purchases", out)
+    assert simulated, out
+    delivered, _, clicks, purchases = (int(g.replace(",", "")) for g in simulated.groups())
+    assert delivered > 0 and clicks == purchases == delivered
+    credited = re.search(rf"attributed, last_click\s+{n} purchases", out)
+    assert credited and int(credited.group(1).replace(",", "")) >= purchases, out
     # Progress: a line per micro-batch with its rows, rate and the watermark detection reached.
     assert re.search(r"detect: batch \d+, [\d,]+ rows read in .* rows/s\), watermark 20\d\d-", err)
     # The last lines say where to look next, with a settings file that reads the demo's tables.

@@ -105,12 +105,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate", help=cmd_generate.__doc__, description=cmd_generate.__doc__)
     _common(p)
+    p.add_argument(
+        "what",
+        nargs="?",
+        choices=["shop", "engagement"],
+        default="shop",
+        help="shop (default): clickstream, feeds and subscriber lists; engagement: opens, "
+        "clicks and purchases after clicks for the messages delivered so far (after send)",
+    )
     p.add_argument("--out", help="landing folder (default: paths.landing of the settings)")
+    p.add_argument(
+        "--rates", help="engagement: YAML file of rates (default: the packaged engagement.yaml)"
+    )
     p.add_argument("--events", type=int, default=100_000, help="event lines (default 100000)")
     p.add_argument("--users", type=int, default=None, help="users (default: from --events)")
     p.add_argument("--days", type=int, default=30, help="days of history (default 30)")
     p.add_argument("--start", default="2026-01-01", help="first day (default 2026-01-01)")
-    p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    p.add_argument(
+        "--seed", type=int, help="random seed (default 42; engagement: the rates file's seed)"
+    )
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("import", help=cmd_import.__doc__, description=cmd_import.__doc__)
@@ -161,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--events", type=int, default=50_000, help="event lines (default 50000)")
     p.add_argument("--days", type=int, default=14, help="days of history (default 14)")
     p.add_argument("--seed", type=int, default=42, help="random seed of the shop (default 42)")
+    p.add_argument(
+        "--rates", help="YAML file of engagement rates (default: the packaged engagement.yaml)"
+    )
     p.set_defaults(func=cmd_demo)
     return parser
 

@@ -19,7 +19,7 @@ from reconnect.cli.common import (
     spark_for,
     watermark_shown,
 )
-from reconnect.cli.tools import generator_config
+from reconnect.cli.tools import engagement_config, generator_config
 
 # The file a demo writes into the folder it creates: only a folder holding it is ever deleted.
 DEMO_MARK = ".reconnect-demo"
@@ -27,9 +27,11 @@ DEMO_MARK = ".reconnect-demo"
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate a small shop and run every stage that exists, printing what each table holds."""
+    from reconnect.attribute.pipeline import run_attribute
     from reconnect.detect.pipeline import run_detect
     from reconnect.feeds.pipeline import run_feed_changes
     from reconnect.generate import generate_shop
+    from reconnect.generate.pipeline import simulate_engagement
     from reconnect.ingest.pipeline import run_ingest
     from reconnect.report import bronze_summary, silver_summary
     from reconnect.send.pipeline import run_send
@@ -40,6 +42,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = settings_of(args).with_paths(root)
     campaigns = campaigns_in(Path(settings.paths.campaigns))
     config = generator_config(seed=args.seed, events=args.events, days=args.days)
+    engagement = engagement_config(Path(args.rates) if args.rates else None, args.seed)
     check_demo_root(root, args.force)
     if root.exists():
         shutil.rmtree(root)
@@ -50,7 +53,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     conf.write_text(yaml.safe_dump({"paths": settings.paths.model_dump()}, sort_keys=False))
     print(f"== demo in {root}")
     print(f"== campaigns: {len(campaigns)} valid in {settings.paths.campaigns}")
-    print(f"== 1/5 generate: a synthetic shop of {args.events:,} event lines")
+    print(f"== 1/8 generate: a synthetic shop of {args.events:,} event lines")
     summary = generate_shop(config, Path(settings.paths.landing), progress("generate: event lines"))
     done_line()
     print(
@@ -59,29 +62,39 @@ def cmd_demo(args: argparse.Namespace) -> int:
         " malformed lines, "
         f"{summary.duplicates:,} duplicates"
     )
-    print("== 2/5 ingest: landing -> bronze Delta tables")
+    print("== 2/8 ingest: landing -> bronze Delta tables")
     spark = spark_for(settings)
     started = time.monotonic()
     run_ingest(spark, settings)
     print(f"   done in {time.monotonic() - started:.0f}s")
-    print("== 3/5 feeds: changes between consecutive feed syncs -> silver")
+    print("== 3/8 feeds: changes between consecutive feed syncs -> silver")
     written = run_feed_changes(spark, settings)
     print("   " + ", ".join(f"silver.{t} {n:,} rows" for t, n in written.items()))
-    print("== 4/5 detect: triggers -> silver.journeys, gold.step_eligibility")
+    print("== 4/8 detect: triggers -> silver.journeys, gold.step_eligibility")
     started = time.monotonic()
     detected = run_detect(spark, settings, campaigns, watermark_shown("detect"))
     print(f"   done in {time.monotonic() - started:.0f}s")
     print(
-        "== 5/5 send: due messages -> gold.messages, JSON Lines under "
+        "== 5/8 send: due messages -> gold.messages, JSON Lines under "
         f"{settings.paths.lakehouse}/outbox/<channel>/"
     )
     started = time.monotonic()
     sent = run_send(spark, settings, campaigns, watermark_shown("send"))
     print(f"   done in {time.monotonic() - started:.0f}s")
+    print("== 6/8 engagement: simulated opens, clicks and purchases for the delivered messages")
+    simulated = simulate_engagement(spark, settings, engagement, Path(settings.paths.landing))
+    print("   " + simulated.describe(Path(settings.paths.landing)).replace("\n", "\n   "))
+    print("== 7/8 ingest again: the engagement events -> bronze.events")
+    run_ingest(spark, settings, ["events"])
+    print("== 8/8 attribute: clicks -> gold.message_engagement, purchases credited to them")
+    started = time.monotonic()
+    attributed = run_attribute(spark, settings, campaigns)
+    print(f"   done in {time.monotonic() - started:.0f}s")
     print("== summary")
     print("\n".join(bronze_summary(spark, settings) + silver_summary(spark, settings)))
     print(detected.describe())
     print(sent.describe())
+    print(attributed.describe())
     someone = spark.read.format("delta").load(f"{settings.paths.lakehouse}/gold/messages")
     first = someone.where("state = 'SENT'").select("user_id").limit(1).collect()
     user = first[0]["user_id"] if first and first[0]["user_id"] else "USER_ID"

@@ -8,6 +8,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
 from reconnect.cli.common import (
     EXIT_OK,
     UsageError,
@@ -15,14 +17,18 @@ from reconnect.cli.common import (
     done_line,
     progress,
     settings_of,
+    spark_for,
 )
 
 if TYPE_CHECKING:
     from reconnect.generate import GeneratorConfig
+    from reconnect.generate.engagement import EngagementConfig
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    """Write a deterministic synthetic shop into a landing folder."""
+    """Write a deterministic synthetic shop, or the engagement with delivered messages."""
+    if args.what == "engagement":
+        return generate_engagement(args)
     from reconnect.generate import generate_shop
 
     landing = Path(args.out) if args.out else Path(settings_of(args).paths.landing)
@@ -30,7 +36,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         start = date.fromisoformat(args.start)
     except ValueError as e:
         raise UsageError(f"--start {args.start}: expected a date YYYY-MM-DD ({e})") from e
-    config = generator_config(seed=args.seed, events=args.events, users=args.users,
+    seed = 42 if args.seed is None else args.seed
+    config = generator_config(seed=seed, events=args.events, users=args.users,
                                days=args.days, start=start)  # fmt: skip
     summary = generate_shop(config, landing, progress("generate: event lines"))
     done_line()
@@ -95,6 +102,37 @@ def cmd_campaigns(args: argparse.Namespace) -> int:
         n = len(campaigns)
         print(f"{n} campaign{'s' if n != 1 else ''} valid in {where}")
     return EXIT_OK
+
+
+def generate_engagement(args: argparse.Namespace) -> int:
+    """Opens, clicks and post-click purchases for the delivered messages of the settings' lake."""
+    from reconnect.generate.pipeline import simulate_engagement
+
+    settings = settings_of(args)
+    landing = Path(args.out) if args.out else Path(settings.paths.landing)
+    config = engagement_config(Path(args.rates) if args.rates else None, args.seed)
+    summary = simulate_engagement(spark_for(settings), settings, config, landing)
+    print(summary.describe(landing))
+    return EXIT_OK
+
+
+def engagement_config(path: Path | None, seed: int | None) -> EngagementConfig:
+    """The simulator's settings from ``path`` (default: the packaged engagement.yaml)."""
+    from reconnect.generate.engagement import DEFAULT_RATES_FILE, EngagementConfig
+
+    path = path or DEFAULT_RATES_FILE
+    try:
+        data = yaml.safe_load(path.read_text("utf-8")) or {}
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read the engagement rates ({e.strerror})") from e
+    except yaml.YAMLError as e:
+        raise UsageError(f"{path}: not valid YAML ({e})") from e
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: expected a mapping of settings")
+    try:
+        return EngagementConfig.from_mapping(data, seed)
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"{path}: {e}") from e
 
 
 def generator_config(**options: Any) -> GeneratorConfig:

@@ -17,13 +17,20 @@ from __future__ import annotations
 import hashlib
 import heapq
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from reconnect.generate import session as st
 from reconnect.generate.catalog import Catalog
 from reconnect.generate.config import MALFORMED_KINDS, GenerationSummary, GeneratorConfig
+from reconnect.generate.engagement import (
+    Delivered,
+    EngagementConfig,
+    EngagementCounts,
+    counts_of,
+    engagement_lines,
+)
 from reconnect.generate.event_bodies import EventBodies, visit_head
 from reconnect.generate.lines import EventFiles, TimeFormatter, malformed_line
 from reconnect.generate.people import (
@@ -34,6 +41,7 @@ from reconnect.generate.people import (
     user_id,
 )
 from reconnect.generate.session import Planner, Session
+from reconnect.lake.landing import atomic_text_file, events_dir
 
 Progress = Callable[[int, int], None]
 
@@ -323,3 +331,27 @@ def generate_shop(
     The same config always produces byte-identical files.
     """
     return _Shop(config, Path(landing), progress).run()
+
+
+def engagement_file(landing: Path, send_batch: int) -> Path:
+    """Where the engagement with one send batch's messages is written."""
+    return events_dir(landing) / f"engagement-send-batch-{send_batch:06d}.jsonl"
+
+
+def write_engagement(
+    landing: Path, send_batch: int, messages: Iterable[Delivered], config: EngagementConfig
+) -> EngagementCounts:
+    """Write the opens, clicks and purchases of one send batch's messages, in event time.
+
+    One file per send batch (:func:`engagement_file`), appearing complete; the same messages
+    and config give the same bytes.
+    """
+    counts = EngagementCounts()
+    lines: list[tuple[datetime, str]] = []
+    for m in messages:
+        mine = engagement_lines(m, config)
+        counts.add(counts_of(mine))
+        lines += mine
+    with atomic_text_file(engagement_file(landing, send_batch)) as f:
+        f.writelines(line + "\n" for _, line in sorted(lines))
+    return counts

@@ -19,8 +19,6 @@ from reconnect.lake.schemas import DELIVERIES
 from reconnect.micros import to_micros
 from reconnect.send.connect import build_provider
 from reconnect.send.providers import (
-    DELIVERED,
-    FAILED,
     RETRY_RULE,
     Attempt,
     Outgoing,
@@ -28,7 +26,7 @@ from reconnect.send.providers import (
 )
 from reconnect.send.settle import lit_ts
 from reconnect.settings import ProviderSettings, Settings
-from reconnect.vocabulary import CHANNELS, SENT
+from reconnect.vocabulary import CHANNELS, DELIVERED, FAILED, SENT
 
 # --- finality: one rule, as a Python value and as a Column --------------------------------------
 

@@ -20,18 +20,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Final, Literal, Protocol
+from typing import IO, Any, Protocol
 from urllib.parse import urlsplit
 
 from reconnect.send.render import payload_json
 from reconnect.settings import ProviderSettings
+from reconnect.vocabulary import DELIVERED, FAILED, SKIPPED_CIRCUIT_OPEN, AttemptStatus
 
 logger = logging.getLogger(__name__)
-
-AttemptStatus = Literal["DELIVERED", "FAILED", "SKIPPED_CIRCUIT_OPEN"]
-DELIVERED: Final = "DELIVERED"
-FAILED: Final = "FAILED"
-SKIPPED_CIRCUIT_OPEN: Final = "SKIPPED_CIRCUIT_OPEN"
 
 ALREADY_RECEIVED = 409  # the receiver already has this idempotency key
 

@@ -20,12 +20,8 @@ from urllib.parse import urlsplit
 
 from reconnect.send.providers import (
     ALREADY_RECEIVED,
-    DELIVERED,
-    FAILED,
     RETRY_RULE,
-    SKIPPED_CIRCUIT_OPEN,
     Attempt,
-    AttemptStatus,
     Outgoing,
     ProviderError,
     redact_url,
@@ -33,6 +29,7 @@ from reconnect.send.providers import (
     utc_now,
 )
 from reconnect.settings import ProviderSettings
+from reconnect.vocabulary import DELIVERED, FAILED, SKIPPED_CIRCUIT_OPEN, AttemptStatus
 
 logger = logging.getLogger(__name__)
 
