@@ -10,33 +10,18 @@ from decimal import Decimal
 
 import pytest
 from chispa import assert_df_equality
+from tests.helpers.attribution import DAY0, land, message
 
 from reconnect.attribute.pipeline import run_attribute
 from reconnect.lake.reads import table
 from reconnect.lake.tables import (
-    BRONZE_EVENTS,
     GOLD_ATTRIBUTED_PURCHASES,
-    GOLD_MESSAGES,
     SILVER_ENGAGEMENT_QUARANTINE,
 )
-from reconnect.lake.writes import append
-
-DAY0 = datetime(2026, 3, 2)
 
 
 def at(day: int, hh: int, mm: int = 0, ss: int = 0) -> datetime:
     return DAY0 + timedelta(days=day, hours=hh, minutes=mm, seconds=ss)
-
-
-def message(mid: str, campaign: str, user: str = "u1") -> dict:
-    return {
-        "message_id": mid, "journey_id": f"j-{mid}", "campaign_id": campaign,
-        "campaign_type": "custom", "variation_id": "v1", "is_control": False, "step_number": 1,
-        "step_name": "first", "person_key": f"u:{user}", "user_id": user, "cuid": None,
-        "trigger_time": DAY0 - timedelta(days=1), "due_at": DAY0 - timedelta(days=1),
-        "send_at": DAY0 - timedelta(days=1), "deferred_from": None, "state": "SENT",
-        "reason": None, "decided_by": None, "channel": "email", "address": "a@x", "payload": "{}",
-    }  # fmt: skip
 
 
 def click(eid: str, mid: str, t: datetime, user: str = "u1") -> dict:
@@ -48,20 +33,6 @@ def purchase(order: str, revenue: int, t: datetime, user: str = "u1") -> dict:
     return {"event_id": f"e-{order}", "event_time": t, "user_id": user, "event_type": "purchase",
             "order_id": order, "revenue": Decimal(revenue),
             "items": [{"product_id": "p1", "quantity": 1, "price": Decimal(revenue)}]}  # fmt: skip
-
-
-def land(spark, lake, events: list[dict], messages: list[dict] = ()) -> None:
-    if messages:
-        append(lake, GOLD_MESSAGES, spark.createDataFrame(messages, GOLD_MESSAGES.schema))
-    rows = [
-        {f.name: None for f in BRONZE_EVENTS.schema.fields}
-        | {"source_file": "events/test.jsonl", "source_line": n, "event_date": e["event_time"]}
-        | e
-        for n, e in enumerate(events, 1)
-    ]
-    for r in rows:
-        r["event_date"] = r["event_time"].date()
-    append(lake, BRONZE_EVENTS, spark.createDataFrame(rows, BRONZE_EVENTS.schema))
 
 
 def credited(spark, lake, view: str):
