@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-NAMES = ("generate", "ingest", "detect", "send")
+NAMES = ("generate", "ingest", "detect", "send", "attribute")
 
 
 def _tag(n: int) -> str:
@@ -60,6 +60,11 @@ def commands(work: Path, out: Path, events: int, large: bool) -> list[tuple[str,
         (f"send-{_tag(events)}", bench("bench_send.py", "--messages", events, "--repeat", 2,
                                        "--no-decisions", "--work", work / "send",
                                        "--out", out / f"send-{_tag(events)}.md"))
+    )  # fmt: skip
+    runs.append(
+        (f"attribute-{_tag(events)}", bench("bench_attribute.py", "--events", events,
+                                            "--messages", max(1000, events // 5), "--repeat", 2,
+                                            "--work", work / "attribute"))
     )  # fmt: skip
     return runs
 
