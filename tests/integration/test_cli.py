@@ -99,6 +99,12 @@ def test_demo_generates_ingests_and_prints_what_each_table_holds(spark, tmp_path
     assert credited and int(credited.group(1).replace(",", "")) >= purchases, out
     # Progress: a line per micro-batch with its rows, rate and the watermark detection reached.
     assert re.search(r"detect: batch \d+, [\d,]+ rows read in .* rows/s\), watermark 20\d\d-", err)
+    # The README's example queries run on the demo's tables (registered by the demo's session).
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    queries = re.findall(r"```sql\n(.*?)```", readme, re.S)
+    assert len(queries) >= 4
+    for query in queries:
+        spark.sql(query).collect()
     # The last lines say where to look next, with a settings file that reads the demo's tables.
     assert "== next" in out and f"--conf {root / 'settings.yaml'}" in out
     assert load_settings(root / "settings.yaml").paths.lakehouse == str(root / "lakehouse")

@@ -96,8 +96,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(sent.describe())
     print(attributed.describe())
     someone = spark.read.format("delta").load(f"{settings.paths.lakehouse}/gold/messages")
-    first = someone.where("state = 'SENT'").select("user_id").limit(1).collect()
-    user = first[0]["user_id"] if first and first[0]["user_id"] else "USER_ID"
+    # A person who got a message: their user_id, or their cuid when reached by it alone.
+    first = someone.where("state = 'SENT'").selectExpr("coalesce(user_id, cuid) AS who").limit(1)
+    found = first.collect()
+    user = found[0]["who"] if found else "USER_ID"
     print("== next")
     print(f"   the messages sent: {settings.paths.lakehouse}/outbox/<channel>/*.jsonl")
     print(f"   why a person got what they got: reconnect why {user} --conf {conf}")
