@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from reconnect.cli.common import (
     watermark_shown,
 )
 from reconnect.cli.tools import engagement_config, generator_config
+from reconnect.settings import CONF_VAR, ENV_VAR, SenderSettings, Settings
 
 # The file a demo writes into the folder it creates: only a folder holding it is ever deleted.
 DEMO_MARK = ".reconnect-demo"
@@ -40,6 +42,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # generator's options and the folder itself.
     root = Path(args.root).resolve()
     settings = settings_of(args).with_paths(root)
+    if not (args.conf or args.env or os.environ.get(CONF_VAR) or os.environ.get(ENV_VAR)):
+        settings = strict_shop(settings)
     campaigns = campaigns_in(Path(settings.paths.campaigns))
     config = generator_config(seed=args.seed, events=args.events, days=args.days)
     engagement = engagement_config(Path(args.rates) if args.rates else None, args.seed)
@@ -50,7 +54,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     (root / DEMO_MARK).write_text("made by reconnect demo; the next demo may delete this folder\n")
     # The demo's folders as a settings file, so that every other command can read its tables.
     conf = root / "settings.yaml"
-    conf.write_text(yaml.safe_dump({"paths": settings.paths.model_dump()}, sort_keys=False))
+    demo_conf = {
+        "paths": settings.paths.model_dump(),
+        "sender": settings.sender.model_dump(include={"global_cap_count", "quiet_hours"}),
+    }
+    conf.write_text(yaml.safe_dump(demo_conf, sort_keys=False))
     print(f"== demo in {root}")
     print(f"== campaigns: {len(campaigns)} valid in {settings.paths.campaigns}")
     print(f"== 1/8 generate: a synthetic shop of {args.events:,} event lines")
@@ -106,6 +114,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f'   any table in SQL: reconnect sql "SELECT state, reason, count(*) FROM gold.messages'
           f' GROUP BY 1, 2" --conf {conf}')  # fmt: skip
     return EXIT_OK
+
+
+# The demo shop's sender is a strict shop's: two e-mails (or SMS, or pushes) a day at most, no
+# SMS at night, no app push late in the evening (RULES.md defaults: 5 a day, no quiet hours).
+# Only when no settings are named (--conf, --env or their variables), so that every cap and
+# quiet-hours reason has a chance to occur.
+STRICT_SENDER = {
+    "global_cap_count": 2,
+    "quiet_hours": {"sms": {"start": "21:00", "end": "08:00"},
+                    "app_push": {"start": "22:00", "end": "07:00"}},
+}  # fmt: skip
+
+
+def strict_shop(settings: Settings) -> Settings:
+    """``settings`` with the demo shop's sender rules (:data:`STRICT_SENDER`)."""
+    sender = SenderSettings.model_validate({**settings.sender.model_dump(), **STRICT_SENDER})
+    return settings.model_copy(update={"sender": sender})
 
 
 def check_demo_root(root: Path, force: bool) -> None:
