@@ -231,3 +231,36 @@ def test_r_quiet_1_a_fallback_channel_in_quiet_hours_is_skipped():
 
 def test_channel_names_are_the_rules_four():
     assert CHANNELS == ("email", "sms", "web_push", "app_push")  # R-CHAN-1
+
+
+def test_r_cap_2_the_campaign_cap_on_its_only_channel_suppresses_and_frees_after_the_window():
+    # R-CAP-2, R-CAP-3: one e-mail per 24 h from this campaign; the next is dropped, not
+    # deferred; one second after the window the campaign may send again.
+    rs = rules({**PING, "caps": {"email": {"count": 1, "window": "24h"}}})
+    times = ["2026-01-05T01:00:00Z", "2026-01-05T02:00:00Z", "2026-01-06T01:00:01Z"]
+    got = outcomes([], [msg("ping", t) for t in times], rs)
+    assert [(s, r) for _, s, r, _ in got] == [
+        ("SENT", None), ("SUPPRESSED", "FREQUENCY_CAP_CAMPAIGN"), ("SENT", None)]  # fmt: skip
+
+
+def test_r_cap_2_a_cap_counts_only_its_own_campaign():
+    other = {**PING, "id": "other"}
+    rs = rules({**PING, "caps": {"email": {"count": 1, "window": "24h"}}}, other)
+    history = [{"campaign_id": "other", "channel": "email", "send_at": us("2026-01-05T00:00:00Z")}]
+    got = outcomes(history, [msg("ping", "2026-01-05T01:00:00Z")], rs)
+    assert got[0][1:3] == ("SENT", None)
+
+
+def test_r_quiet_1_quiet_hours_is_the_reason_when_the_steps_only_channel_is_quiet():
+    # The campaign's first channel (e-mail) has no quiet hours, so nothing defers the message;
+    # the step has only an SMS template, and SMS is in its quiet hours at the send time.
+    sender = SenderSettings(quiet_hours={"sms": QuietHours(start="21:00", end="08:00")})
+    raw = {**PING, "channels": ["email", "sms"],
+           "steps": [{"name": "ping", "templates": {"sms": {"body": "ping"}}}]}  # fmt: skip
+    rs = rules(raw, sender=sender)
+    sms = {"consent": [True, True, False, False],
+           "address": ["u1@example.com", "+4915112345678", None, None]}  # fmt: skip
+    night = outcomes([], [msg("ping", "2026-01-05T22:00:00Z", **sms)], rs, sender)
+    assert night[0][1:3] == ("SUPPRESSED", "QUIET_HOURS")
+    noon = outcomes([], [msg("ping", "2026-01-05T12:00:00Z", **sms)], rs, sender)
+    assert noon[0][1:] == ("SENT", None, "sms")
