@@ -39,6 +39,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/sqlfluff lint models/
 
 bench: install jars
 	$(BIN)/python bench/run_all.py

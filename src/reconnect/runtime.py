@@ -101,6 +101,36 @@ def session_conf(settings: Settings) -> dict[str, str]:
     return conf
 
 
+def with_delta_on_class_path(settings: Settings) -> Settings:
+    """``settings`` whose session also has Delta's jars on the JVM's class path, after Spark's.
+
+    Spark loads ``spark.jars`` in a class loader of its own, which code that starts from the
+    JVM's class path does not see: a thread of Spark's Thrift server runs in the class loader of
+    Hive's session (its parent is the class path), and there Delta's catalog is not found
+    (``reconnect serve``, docs/analytics.md). Spark's own jars come first, so that a library
+    both ship (Jackson, Parquet...) is still Spark's, as with ``spark.jars``. With
+    ``delta_jars: provided`` the platform decides the class path: nothing changes.
+    """
+    import pyspark
+
+    s = settings.spark
+    if s.delta_jars != "maven":
+        return settings
+    jars = _cached_jar_list()
+    if not jars:
+        raise RuntimeSetupError(
+            "Delta's jars have not been fetched on this machine yet: run 'make jars' (or any "
+            "other reconnect command once), then try again."
+        )
+    spark_home = os.environ.get("SPARK_HOME") or os.path.dirname(pyspark.__file__)
+    entries = [os.path.join(spark_home, "jars", "*")]
+    entries += [j.removeprefix("file://").removeprefix("file:") for j in jars]
+    if own := s.conf.get("spark.driver.extraClassPath"):
+        entries.insert(0, own)
+    conf = {**s.conf, "spark.driver.extraClassPath": os.pathsep.join(entries)}
+    return settings.model_copy(update={"spark": s.model_copy(update={"conf": conf})})
+
+
 def build_spark_session(settings: Settings) -> SparkSession:
     """Build (or return the running) SparkSession for ``settings``.
 

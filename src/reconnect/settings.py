@@ -113,9 +113,14 @@ class CatalogSettings(_Strict):
     bronze: str = "bronze"
     silver: str = "silver"
     gold: str = "gold"
+    analytics: str = Field(
+        default="analytics",
+        description="The dbt project's models (reconnect models build), Delta folders under "
+        "<paths.lakehouse>/analytics/.",
+    )
 
     def schema_name(self, layer: str) -> str:
-        """The fully qualified schema (database) name of a layer."""
+        """The fully qualified schema (database) name of a layer (or of ``analytics``)."""
         name: str = getattr(self, layer)
         return f"{self.catalog}.{name}" if self.catalog else name
 

@@ -60,6 +60,29 @@ def test_campaigns_validate_reads_the_packaged_default_campaigns(installed, tmp_
     assert "7 campaigns valid" in out
 
 
+PARSE_THE_PACKAGED_DBT_PROJECT = """
+import sys
+from dbt.cli.main import dbtRunner
+from reconnect.analytics.dbt import PROJECT_DIR
+out = sys.argv[1]
+res = dbtRunner().invoke(["parse", "--project-dir", str(PROJECT_DIR), "--profiles-dir",
+                          str(PROJECT_DIR), "--target-path", out + "/target", "--log-path",
+                          out + "/logs", "--no-send-anonymous-usage-stats", "--quiet"])
+nodes = res.result.nodes.values() if res.success else []
+print(PROJECT_DIR)
+print(sum(n.resource_type == "model" for n in nodes), sum(n.resource_type == "test" for n in nodes))
+"""
+
+
+def test_the_wheel_carries_the_dbt_project_and_dbt_parses_it(installed, tmp_path):
+    out = run([str(installed / "python"), "-c", PARSE_THE_PACKAGED_DBT_PROJECT, str(tmp_path)],
+              cwd=tmp_path, env=clean_env())  # fmt: skip
+    where, counts = out.strip().splitlines()[-2:]
+    assert where.startswith(str(installed.parent)), where
+    models, tests = map(int, counts.split())
+    assert models == 20 and tests > 50, counts
+
+
 def test_a_small_demo_runs_from_a_folder_without_a_checkout(installed, tmp_path):
     out = run(
         [str(installed / "reconnect"), "demo", "--root", "demo", "--events", "3000", "--days", "2"],

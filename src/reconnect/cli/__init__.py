@@ -21,7 +21,8 @@ from reconnect.cli.common import (
 )
 from reconnect.cli.demo import DEMO_MARK, cmd_demo
 from reconnect.cli.jobs import cmd_attribute, cmd_detect, cmd_feeds, cmd_ingest, cmd_send
-from reconnect.cli.query import cmd_sql, cmd_why
+from reconnect.cli.models import cmd_models_build, cmd_models_docs
+from reconnect.cli.query import cmd_serve, cmd_sql, cmd_why
 from reconnect.cli.tools import cmd_campaigns, cmd_generate, cmd_import
 from reconnect.settings import SettingsError
 
@@ -160,6 +161,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query", help='e.g. "SELECT reason, count(*) FROM bronze.quarantine GROUP BY 1"')
     p.add_argument("--limit", type=int, default=100, help="rows printed at most (default 100)")
     p.set_defaults(func=cmd_sql)
+
+    p = sub.add_parser("serve", help=cmd_serve.__doc__, description=cmd_serve.__doc__)
+    _common(p)
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; there is no "
+        "authentication, docs/analytics.md)",
+    )
+    p.add_argument("--port", type=int, default=10000, help="port to listen on (default 10000)")
+    p.set_defaults(func=cmd_serve)
+
+    models_help = "the dbt project (models/): build the analysts' models, generate their docs"
+    p = sub.add_parser("models", help=models_help, description=models_help)
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    b = actions.add_parser(
+        "build", help=cmd_models_build.__doc__, description=cmd_models_build.__doc__
+    )
+    _common(b)
+    b.add_argument("--campaigns", help="folder of campaign YAML files (default: paths.campaigns)")
+    b.add_argument(
+        "-s",
+        "--select",
+        nargs="+",
+        metavar="SELECTOR",
+        help="only these models (dbt selectors, e.g. rpt_campaign_performance or +fct_messages)",
+    )
+    b.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild the incremental models from scratch (default: their lookback window only)",
+    )
+    b.set_defaults(func=cmd_models_build)
+    d = actions.add_parser(
+        "docs", help=cmd_models_docs.__doc__, description=cmd_models_docs.__doc__
+    )
+    _common(d)
+    d.set_defaults(func=cmd_models_docs)
 
     p = sub.add_parser("demo", help=cmd_demo.__doc__, description=cmd_demo.__doc__)
     _common(p, micro_batches=True)

@@ -1,14 +1,15 @@
-"""Reading the tables: ``reconnect why`` and ``reconnect sql``.
+"""Reading the tables: ``reconnect why``, ``reconnect sql`` and ``reconnect serve``.
 
-Both run in a session that sees every table under its catalog name (``bronze.quarantine``,
+All run in a session that sees every table under its catalog name (``bronze.quarantine``,
 ``gold.messages``...): the migrations register them, creating any that a stage has not written yet.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
-from reconnect.cli.common import EXIT_OK, UsageError, settings_of, spark_for
+from reconnect.cli.common import EXIT_FAILED, EXIT_OK, UsageError, settings_of, spark_for
 
 
 def cmd_why(args: argparse.Namespace) -> int:
@@ -61,4 +62,40 @@ def cmd_sql(args: argparse.Namespace) -> int:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
     limited = ", limited by --limit" if len(rows) == args.limit else ""
     print(f"({len(rows)} row{'s' if len(rows) != 1 else ''}{limited})")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the tables over JDBC/ODBC (HiveServer2's protocol) until Ctrl-C: beeline, DBeaver..."""
+    from reconnect.lake.migrations import ensure_tables
+    from reconnect.runtime import with_delta_on_class_path
+    from reconnect.serve import (
+        CannotListen,
+        check_can_listen,
+        start_thrift_server,
+        table_counts,
+        wait_for_stop_signal,
+    )
+
+    settings = settings_of(args)
+    try:
+        check_can_listen(args.host, args.port)  # before Spark starts: a taken port fails fast
+        spark = spark_for(with_delta_on_class_path(settings))
+        ensure_tables(spark, settings)
+        server = start_thrift_server(spark, args.host, args.port)
+    except CannotListen as e:
+        raise UsageError(str(e)) from e
+    try:
+        counts = table_counts(spark)
+        print(f"serving the lake's tables over JDBC at {server.url} (Ctrl-C stops)", flush=True)
+        schemas = ", ".join(f"{schema} ({n})" for schema, n in counts.items())
+        print(f"{sum(counts.values())} tables: {schemas}", flush=True)
+        stopped_by = wait_for_stop_signal(server.alive)
+    finally:
+        server.stop()
+    if stopped_by is None:
+        print("reconnect serve: the Spark session ended; the server stopped", file=sys.stderr)
+        return EXIT_FAILED
+    spark.stop()
+    print(f"reconnect serve: stopped ({stopped_by})", file=sys.stderr)
     return EXIT_OK

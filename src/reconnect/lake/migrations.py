@@ -13,7 +13,7 @@ from importlib.resources import files
 from string import Template
 from typing import TYPE_CHECKING
 
-from reconnect.lake.tables import ALL_TABLES
+from reconnect.lake.tables import ALL_TABLES, ANALYTICS, analytics_location
 from reconnect.settings import Settings
 
 if TYPE_CHECKING:
@@ -98,7 +98,9 @@ def _registered_location(spark: SparkSession, name: str) -> str:
 def ensure_tables(spark: SparkSession, settings: Settings, force: bool = False) -> None:
     """Apply every migration (idempotent statements) so all tables exist and are registered.
 
-    Done once per session and settings (a few seconds of catalog work), unless ``force``.
+    Then the dbt project's tables under ``<lakehouse>/analytics/`` are registered too
+    (:func:`register_analytics_tables`). Done once per session and settings (a few seconds of
+    catalog work), unless ``force``.
     Statements run in file order, except that consecutive CREATE TABLE statements run side by
     side (they are independent of each other: each is IF NOT EXISTS on its own table).
     """
@@ -134,7 +136,70 @@ def ensure_tables(spark: SparkSession, settings: Settings, force: bool = False) 
                     f"table {table.qualified_name(settings)} is registered at {where}, but the "
                     f"settings put it at {expected}: use other catalog names (catalog.*) or paths"
                 )
+        register_analytics_tables(spark, settings)
     _ENSURED.add(key)
+
+
+def analytics_folders(spark: SparkSession, settings: Settings) -> list[str]:
+    """The folders under ``<lakehouse>/analytics/`` that hold a Delta table, by name.
+
+    A folder counts when it has a ``_delta_log`` (the dbt project's model tables). Listed
+    through Hadoop's file system, so an object-store lakehouse (``s3a://``) works too.
+    """
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    root = jvm.org.apache.hadoop.fs.Path(analytics_location(settings))
+    fs = root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not fs.exists(root):
+        return []
+    found = []
+    for status in fs.listStatus(root):
+        path = status.getPath()
+        name = str(path.getName())
+        if (
+            status.isDirectory()
+            and re.fullmatch(r"[a-z_][a-z0-9_]*", name)
+            and fs.exists(jvm.org.apache.hadoop.fs.Path(path, "_delta_log"))
+        ):
+            found.append(name)
+    return sorted(found)
+
+
+def register_analytics_tables(spark: SparkSession, settings: Settings) -> list[str]:
+    """Register every Delta table under ``<lakehouse>/analytics/`` as ``<analytics>.<folder>``.
+
+    The dbt project writes its models there (docs/analytics.md); a session whose catalog lives
+    in memory (local Spark) forgets them when it ends, so each new session registers them again
+    (``reconnect sql`` then reads ``analytics.rpt_campaign_performance``). A name already
+    registered must point at the same folder, as for the other layers. Returns the qualified
+    names.
+    """
+    folders = analytics_folders(spark, settings)
+    if not folders:
+        return []
+    schema = settings.catalog.schema_name(ANALYTICS)
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    registered = {
+        row["tableName"]
+        for row in spark.sql(f"SHOW TABLES IN {schema}").collect()
+        if not row["isTemporary"]
+    }
+    root = analytics_location(settings)
+    names = []
+    for folder in folders:
+        name, location = f"{schema}.{folder}", f"{root}/{folder}"
+        names.append(name)
+        if folder not in registered:
+            spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING DELTA LOCATION '{location}'")
+            continue
+        where = _registered_location(spark, name)
+        expected = location.removeprefix("file:").rstrip("/")
+        if where != expected:
+            raise ValueError(
+                f"table {name} is registered at {where}, but the settings put it at "
+                f"{expected}: use other catalog names (catalog.*) or paths"
+            )
+    return names
 
 
 def _is_create_table(stmt: str) -> bool:

@@ -436,3 +436,64 @@ ATTRIBUTE_PROGRESS = T.StructType(
         ),
     ]
 )
+
+# --- the campaign catalog (migrations/V008, docs/analytics.md) --------------------------------
+
+WEIGHT = T.DecimalType(5, 2)
+
+CAMPAIGNS = T.StructType(
+    [
+        _f("campaign_id", T.StringType(), False),
+        _f("campaign_type", T.StringType(), False),
+        _f("name", T.StringType(), False),
+        _f("status", T.StringType(), False),
+        _f("priority", T.IntegerType(), False),
+        _f("timezone", T.StringType(), False),
+        _f("channels", T.ArrayType(T.StringType()), False),
+        _f(
+            "caps",
+            T.ArrayType(
+                T.StructType(
+                    [
+                        _f("channel", T.StringType()),
+                        _f("count", T.IntegerType()),
+                        _f("window_seconds", T.LongType()),
+                    ]
+                )
+            ),
+            False,
+        ),
+        _f("primary_metric", T.StringType(), False),
+        _f("attribution_window_seconds", T.LongType(), False),
+        _f("wait_seconds", T.LongType()),
+        _f("watch_window_seconds", T.LongType()),
+        _f("cancel_all_others", T.BooleanType(), False),
+        _f("variations", T.IntegerType(), False),
+    ]
+)
+
+CAMPAIGN_VARIATIONS = T.StructType(
+    [
+        _f("campaign_id", T.StringType(), False),
+        _f("variation_id", T.StringType(), False),
+        _f("variation_number", T.IntegerType(), False),
+        _f("is_control", T.BooleanType(), False),
+        _f("weight", WEIGHT, False),
+        _f("bucket_start", T.IntegerType(), False),
+        _f("bucket_end", T.IntegerType(), False),
+        _f("steps", T.IntegerType(), False),
+    ]
+)
+
+CAMPAIGN_STEPS = T.StructType(
+    [
+        _f("campaign_id", T.StringType(), False),
+        _f("variation_id", T.StringType(), False),
+        _f("is_control", T.BooleanType(), False),
+        _f("step_number", T.IntegerType(), False),
+        _f("step_name", T.StringType(), False),
+        _f("channels", T.ArrayType(T.StringType()), False),
+        _f("wait_seconds", T.LongType()),
+        _f("offset_seconds", T.LongType(), False),
+    ]
+)

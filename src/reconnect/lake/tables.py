@@ -9,6 +9,9 @@ from pyspark.sql import types as T
 from reconnect.lake.schemas import (
     ATTRIBUTE_PROGRESS,
     ATTRIBUTED_PURCHASES,
+    CAMPAIGN_STEPS,
+    CAMPAIGN_VARIATIONS,
+    CAMPAIGNS,
     DELIVERIES,
     DELIVERY_PROGRESS,
     DETECT_FEED_SYNCS,
@@ -95,6 +98,12 @@ SILVER_ENGAGEMENT_QUARANTINE = TableSpec("silver", "engagement_quarantine", ENGA
 GOLD_ATTRIBUTED_PURCHASES = TableSpec("gold", "attributed_purchases", ATTRIBUTED_PURCHASES)
 SILVER_ATTRIBUTE_PROGRESS = TableSpec("silver", "attribute_progress", ATTRIBUTE_PROGRESS)
 
+# --- the campaign catalog (V008, docs/analytics.md) ---------------------------------------------
+
+GOLD_CAMPAIGNS = TableSpec("gold", "campaigns", CAMPAIGNS)
+GOLD_CAMPAIGN_VARIATIONS = TableSpec("gold", "campaign_variations", CAMPAIGN_VARIATIONS)
+GOLD_CAMPAIGN_STEPS = TableSpec("gold", "campaign_steps", CAMPAIGN_STEPS)
+
 ALL_TABLES: tuple[TableSpec, ...] = (
     BRONZE_EVENTS,
     BRONZE_PRODUCT_SNAPSHOTS,
@@ -121,6 +130,9 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     SILVER_ENGAGEMENT_QUARANTINE,
     GOLD_ATTRIBUTED_PURCHASES,
     SILVER_ATTRIBUTE_PROGRESS,
+    GOLD_CAMPAIGNS,
+    GOLD_CAMPAIGN_VARIATIONS,
+    GOLD_CAMPAIGN_STEPS,
 )
 
 DETECT_TABLES: tuple[TableSpec, ...] = (
@@ -139,3 +151,18 @@ SEND_TABLES: tuple[TableSpec, ...] = (
     SILVER_SEND_PROGRESS,
     SILVER_DELIVERY_PROGRESS,
 )
+CATALOG_TABLES: tuple[TableSpec, ...] = (
+    GOLD_CAMPAIGNS,
+    GOLD_CAMPAIGN_VARIATIONS,
+    GOLD_CAMPAIGN_STEPS,
+)
+
+# --- the dbt project's models (docs/analytics.md, "The dbt project") ---------------------------
+
+ANALYTICS = "analytics"
+"""The layer (folder under ``paths.lakehouse``, and ``catalog.analytics``) of the dbt models."""
+
+
+def analytics_location(settings: Settings) -> str:
+    """The folder under which dbt writes each model's Delta table (``<lakehouse>/analytics``)."""
+    return f"{settings.paths.lakehouse.rstrip('/')}/{ANALYTICS}"
