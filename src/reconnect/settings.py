@@ -307,6 +307,17 @@ def parse_interval(text: str) -> int:
     return int(parts[0]) * _UNITS[unit]
 
 
+class AnalyticsSettings(_Strict):
+    """The analysts' outputs: the A/B verdicts (R-ATTR-3)."""
+
+    winner_threshold: float = Field(
+        default=0.95,
+        gt=0.5,
+        le=1.0,
+        description="R-ATTR-3: the probability to be best at which a variation is the winner.",
+    )
+
+
 class Settings(_Strict):
     """All settings of one environment."""
 
@@ -317,6 +328,7 @@ class Settings(_Strict):
     streaming: StreamingSettings = StreamingSettings()
     detection: DetectionSettings = DetectionSettings()
     sender: SenderSettings = SenderSettings()
+    analytics: AnalyticsSettings = AnalyticsSettings()
 
     def with_paths(self, root: Path | str) -> Settings:
         """A copy whose landing, lakehouse and checkpoint folders sit under ``root``."""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tests.helpers.attribution import land, message
+from tests.helpers.attribution import credit_by_rules, land, message
 
 from reconnect.attribute.pipeline import run_attribute
 from reconnect.campaigns import load_campaigns
@@ -78,46 +78,14 @@ def shop(seed: int = 7):
     return messages, events
 
 
-def latest(clicks: list[dict]) -> dict:
-    """The latest click (ties: the larger click event id)."""
-    return max(clicks, key=lambda c: (c["t"], c["click"]))
-
-
 def expected(messages, events) -> pd.DataFrame:
-    """R-ATTR-1 over every event at once, written from the rules, not from the job."""
-    sent = {m["message_id"]: m for m in messages if m["state"] == "SENT"}
-    clicks = []
-    for e in events:
-        m = sent.get(e.get("message_id"))
-        if e["event_type"] != "message_click" or m is None:
-            continue
-        recipient = e["user_id"] == m["user_id"] or (
-            e["cuid"] is not None and e["cuid"] == m["cuid"]
-        )
-        if recipient:  # a click's person: its user_id, and its cuid (else the message's)
-            clicks.append({"click": e["event_id"], "t": e["event_time"], "user": e["user_id"],
-                           "cuid": e["cuid"] or m["cuid"], "campaign": m["campaign_id"],
-                           "message": m["message_id"]})  # fmt: skip
-    rows = []
-    for p in (e for e in events if e["event_type"] == "purchase"):
-        revenue = p["revenue"]
-        if revenue is None:
-            revenue = sum(i["price"] * i["quantity"] for i in p["items"])
-        qualifying = [
-            c for c in clicks
-            if (c["user"] == p["user_id"] or (p["cuid"] is not None and c["cuid"] == p["cuid"]))
-            and c["t"] < p["event_time"] <= c["t"] + WINDOWS[c["campaign"]]
-        ]  # fmt: skip
-        chosen = [("last_click", latest(qualifying))] if qualifying else []
-        for campaign in sorted({c["campaign"] for c in qualifying}):
-            chosen.append(
-                ("per_campaign", latest([c for c in qualifying if c["campaign"] == campaign]))
-            )
-        rows += [{"attribution": view, "purchase_event_id": p["event_id"],
-                  "campaign_id": c["campaign"], "message_id": c["message"],
-                  "click_event_id": c["click"], "revenue": Decimal(revenue)}
-                 for view, c in chosen]  # fmt: skip
-    return pd.DataFrame(rows).sort_values(["attribution", "purchase_event_id", "campaign_id"])
+    """R-ATTR-1 over every event at once, by the rules (tests/helpers/attribution.py)."""
+    rows = credit_by_rules(messages, events, WINDOWS.__getitem__)
+    columns = ["attribution", "purchase_event_id", "campaign_id", "message_id", "click_event_id",
+               "revenue"]  # fmt: skip
+    return pd.DataFrame(rows)[columns].sort_values(
+        ["attribution", "purchase_event_id", "campaign_id"]
+    )
 
 
 @pytest.mark.spark

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from tests.helpers.attribution import credit_by_rules
+from tests.helpers.browser import open_page, screenshot
 
 from reconnect.cli import EXIT_OK, EXIT_USAGE, main
+from reconnect.lake.reads import table
+from reconnect.lake.tables import BRONZE_EVENTS, GOLD_MESSAGES
 from reconnect.settings import load_settings
+
+ARTIFACTS = Path(__file__).parents[2] / "var" / "test-artifacts"
 
 
 def test_bad_settings_stop_before_any_job_with_the_file_and_field_named(tmp_path, capsys):
@@ -54,17 +62,17 @@ def test_demo_generates_ingests_and_prints_what_each_table_holds(spark, tmp_path
     always = "{open: 1.0, click: 1.0, purchase: 1.0}"
     rates.write_text(f"rates: {always}\nchannels: {{sms: {always}, web_push: {always}, "
                      f"app_push: {always}}}\nlate_purchase_share: 0.0\n")  # fmt: skip
-    args = ["--root", str(root), "--events", "4000", "--days", "3", "--rates", str(rates)]
+    args = ["--root", str(root), "--events", "5000", "--days", "30", "--rates", str(rates)]
     assert main(["demo", *args]) == EXIT_OK
     out, err = capsys.readouterr()
-    for table in (
+    for name in (
         "bronze.events",
         "bronze.product_snapshots",
         "bronze.user_snapshots",
         "bronze.subscriptions",
         "bronze.quarantine",
     ):
-        assert table in out
+        assert name in out
     recon = [line for line in out.splitlines() if line.strip().startswith("events ")]
     assert recon and recon[0].rstrip().endswith("ok"), out
     assert "MISMATCH" not in out
@@ -105,6 +113,30 @@ def test_demo_generates_ingests_and_prints_what_each_table_holds(spark, tmp_path
     assert len(queries) >= 4
     for query in queries:
         spark.sql(query).collect()
+    # dbt built the marts and the verdicts; the report opens in headless Chromium.
+    assert re.search(r"rpt_variation_winners: \d+ campaign\(s\), winners at 95%", out), out
+    page = root / "report.html"
+    assert f"the campaign report: {page}" in out
+    opened = open_page(page, tmp_path / "profile")
+    assert opened.console == [] and 'data-charts="4"' in opened.dom
+    screenshot(page, tmp_path / "profile-shot", ARTIFACTS / "demo-report.png")
+    # An independent check of the generated month: each report row's purchases and revenue
+    # equal R-ATTR-1 applied in plain Python to the raw events and messages.
+    settings = load_settings(root / "settings.yaml")
+    events = [r.asDict(recursive=True) for r in table(spark, settings, BRONZE_EVENTS).collect()]
+    messages = [r.asDict() for r in table(spark, settings, GOLD_MESSAGES).collect()]
+    want: dict[tuple, list] = {}
+    for row in credit_by_rules(messages, events, lambda _: timedelta(days=7)):
+        if row["attribution"] == "last_click":
+            key = (row["campaign_id"], row["variation_id"], row["step_name"])
+            got = want.setdefault(key, [0, Decimal(0)])
+            got[0], got[1] = got[0] + 1, got[1] + row["revenue"]
+    report = spark.sql(
+        "SELECT campaign_id, variation_id, step_name, purchases, revenue "
+        "FROM analytics.rpt_campaign_performance WHERE purchases > 0"
+    ).collect()
+    assert {(r[0], r[1], r[2]): [r[3], r[4]] for r in report} == want
+    assert sum(n for n, _ in want.values()) >= purchases
     # The last lines say where to look next, with a settings file that reads the demo's tables.
     assert "== next" in out and f"--conf {root / 'settings.yaml'}" in out
     assert load_settings(root / "settings.yaml").paths.lakehouse == str(root / "lakehouse")

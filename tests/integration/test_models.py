@@ -451,7 +451,52 @@ def test_every_data_test_and_unit_test_ran_and_passed(built):
         by_kind.setdefault(kind, []).append(r["status"])
     assert by_kind["unit_test"] == ["pass", "pass"]
     assert len(by_kind["test"]) > 50 and set(by_kind["test"]) == {"pass"}
-    assert len(by_kind["model"]) == 6 and set(by_kind["model"]) == {"success"}
+    assert len(by_kind["model"]) == 7 and set(by_kind["model"]) == {"success"}
+
+
+def test_r_attr_3_the_variation_stats_count_what_each_metric_compares(spark, built):
+    lake = built[0]
+    stats = {
+        (r.campaign_id, r.variation_id): r.asDict()
+        for r in spark.table(f"{lake.catalog.analytics}.rpt_variation_stats").collect()
+    }
+    # In-window revenue per allocated person: treat u1 60 (p0 10 + p1 50), u2 20 (p2);
+    # control u5 40 (p4); browse u7 15 (p3), u2 20 (p2). Sends: treat m1, m2, m5; browse 3.
+    common = {"sends": 0, "clicked_sends": 0}
+    assert stats == {
+        ("cart", "treat"): {**common, "campaign_id": "cart", "variation_id": "treat",
+                            "is_control": False, "primary_metric": "revenue_per_user",
+                            "users_allocated": 4, "converting_users": 2, "revenue_sum": 80.0,
+                            "revenue_sum_squares": 4000.0, "sends": 3, "clicked_sends": 2},
+        ("cart", "ctl"): {**common, "campaign_id": "cart", "variation_id": "ctl",
+                          "is_control": True, "primary_metric": "revenue_per_user",
+                          "users_allocated": 2, "converting_users": 1, "revenue_sum": 40.0,
+                          "revenue_sum_squares": 1600.0},
+        ("browse", "default"): {**common, "campaign_id": "browse", "variation_id": "default",
+                                "is_control": False, "primary_metric": "purchases_per_user",
+                                "users_allocated": 2, "converting_users": 2,
+                                "revenue_sum": 35.0, "revenue_sum_squares": 625.0, "sends": 3,
+                                "clicked_sends": 1},
+    }  # fmt: skip
+
+
+def test_r_attr_3_models_build_writes_each_campaigns_verdict(spark, built):
+    from reconnect.analytics.winners import verdict_rows
+
+    lake = built[0]
+    written = spark.table(f"{lake.catalog.analytics}.rpt_variation_winners").collect()
+    stats = [
+        r.asDict() for r in spark.table(f"{lake.catalog.analytics}.rpt_variation_stats").collect()
+    ]
+    assert sorted(
+        (r.asDict() for r in written), key=lambda r: (r["campaign_id"], r["variation_id"])
+    ) == sorted(
+        verdict_rows(stats, lake.analytics.winner_threshold),
+        key=lambda r: (r["campaign_id"], r["variation_id"]),
+    )
+    status = {(r.campaign_id, r.variation_id): r.status for r in written}
+    assert status[("browse", "default")] == "single_variation"
+    assert {status[("cart", "treat")], status[("cart", "ctl")]} <= {"winner", "no_winner"}
 
 
 def test_the_report_columns_are_the_documented_ones(spark, built):
@@ -586,6 +631,8 @@ def test_a_new_session_registers_the_models_under_the_analytics_schema(spark, bu
             "fct_attributed_purchases",
             "fct_messages",
             "rpt_campaign_performance",
+            "rpt_variation_stats",
+            "rpt_variation_winners",
         )
     ]
     assert spark.table("analytics_models_b.rpt_campaign_performance").count() == 5

@@ -21,7 +21,8 @@ def performance_row(campaign, variation, step, sent, clicks, purchases, revenue,
         "step_name": step, "users_allocated": 100, "messages_due": sent + 10, "sent": sent,
         "suppressed": 10, "late_cancels": 0, "opens": clicks * 3, "clicks": clicks,
         "ctr": clicks / sent if sent else None, "purchases": purchases,
-        "revenue": Decimal(revenue), "not_sent_frequency_cap_campaign": 2,
+        "revenue": Decimal(revenue), "revenue_by_currency": {"EUR": Decimal(revenue)},
+        "not_sent_frequency_cap_campaign": 2,
         "not_sent_frequency_cap_global": 1,
     }  # fmt: skip
 

@@ -96,6 +96,13 @@ def test_serve_answers_pyhive_and_beeline_over_the_tables_and_stops_on_sigint(
     spark.createDataFrame(rows, MESSAGES).write.format("delta").mode("append").save(
         GOLD_MESSAGES.location(lake)
     )
+    # The report as `reconnect models build` leaves it: a Delta folder under analytics/ (its
+    # columns here are a few of the real ones; tests/integration/test_models.py builds it whole).
+    report = [("cart", "plain", "reminder", 3, 1), ("cart", "urgency", "reminder", 4, 2)]
+    spark.createDataFrame(
+        report,
+        "campaign_id string, variation_id string, step_name string, sent long, purchases long",
+    ).write.format("delta").save(f"{lake.paths.lakehouse}/analytics/rpt_campaign_performance")
     port = free_port()
     conf = settings_file(tmp_path, lake.paths.lakehouse)
     started = time.monotonic()
@@ -127,6 +134,8 @@ def test_serve_answers_pyhive_and_beeline_over_the_tables_and_stops_on_sigint(
             cursor.execute(QUERY)
             assert cursor.fetchall() == [("CANCELLED", 1), ("SENT", 3), ("SUPPRESSED", 2)]
             assert [d[0] for d in cursor.description] == ["state", "n"]
+            cursor.execute("SELECT * FROM analytics.rpt_campaign_performance ORDER BY 2")
+            assert cursor.fetchall() == report
         finally:
             connection.close()
         print(f"pyhive answered after {time.monotonic() - started:.1f}s")

@@ -58,7 +58,7 @@ def test_the_local_target_is_the_running_session():
 
 def test_every_model_has_a_yml_of_its_own_with_every_column_described():
     models = sorted(p for layer in LAYERS for p in (PROJECT_DIR / layer).glob("*.sql"))
-    assert len(models) == 20
+    assert len(models) == 21  # a model added or removed is a decision: update this count
     for sql in models:
         spec = yaml.safe_load(sql.with_suffix(".yml").read_text())
         (model,) = spec["models"]

@@ -36,6 +36,10 @@ class ReportData:
 
 
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, datetime):

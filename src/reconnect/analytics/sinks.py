@@ -1,13 +1,24 @@
-"""Every write of the analytics stage: the campaign catalog tables (one overwrite each)."""
+"""Every write of the analytics stage: the campaign catalog tables and the A/B verdicts."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 from pyspark.sql import SparkSession
 
 from reconnect.analytics.catalog import catalog_rows
 from reconnect.campaigns import Campaign
 from reconnect.lake import writes
-from reconnect.lake.tables import GOLD_CAMPAIGN_STEPS, GOLD_CAMPAIGN_VARIATIONS, GOLD_CAMPAIGNS
+from reconnect.lake.migrations import register_analytics_tables
+from reconnect.lake.schemas import VARIATION_WINNERS
+from reconnect.lake.tables import (
+    GOLD_CAMPAIGN_STEPS,
+    GOLD_CAMPAIGN_VARIATIONS,
+    GOLD_CAMPAIGNS,
+    analytics_location,
+)
 from reconnect.settings import Settings
 
 
@@ -24,3 +35,25 @@ def write_catalog(spark: SparkSession, settings: Settings, campaigns: list[Campa
         (GOLD_CAMPAIGN_STEPS, rows.steps),
     ):
         writes.overwrite(settings, table, spark.createDataFrame(data, table.schema))
+
+
+WINNERS_TABLE = "rpt_variation_winners"
+
+
+def write_winners(
+    spark: SparkSession, settings: Settings, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Replace ``analytics.rpt_variation_winners`` with ``rows`` and register it (one commit)."""
+    columns = VARIATION_WINNERS.fieldNames()
+    df = spark.createDataFrame([tuple(r[c] for c in columns) for r in rows], VARIATION_WINNERS)
+    location = f"{analytics_location(settings)}/{WINNERS_TABLE}"
+    df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(location)
+    register_analytics_tables(spark, settings)
+
+
+def write_report(path: Path, page: str) -> None:
+    """Write the HTML report to ``path`` (a local file), replacing it whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(page, "utf-8")
+    tmp.replace(path)

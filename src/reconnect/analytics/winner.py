@@ -3,7 +3,7 @@
 Plain values in and out (no Spark), so a Spark job over the report table and a report alike can
 call :func:`pick_winner` with one :class:`VariationStats` per variation.
 
-**Conversion metrics** (``purchases_per_user``: allocated users with at least one attributed
+**Conversion metrics** (``purchases_per_user``: allocated users with at least one in-window
 purchase out of the allocated users; ``ctr``: clicked sends out of sends). Each variation's rate
 has a Beta-Binomial posterior with a uniform Beta(1, 1) prior: Beta(1 + conversions,
 1 + trials - conversions). The probability that variation *i* is best is the integral
@@ -16,7 +16,7 @@ Beta density and CDF of :mod:`scipy.special`, over the central 1 - 2e-15 of arm 
 (below 1e-9; the tests check it against the closed form for two arms and a seeded Monte Carlo for
 three), and deterministic: no random draws.
 
-**Revenue per user** (revenue summed over the variation's allocated users, users without a
+**Revenue per user** (in-window revenue summed over the variation's allocated users, users without a
 purchase counting 0, divided by the allocated users). Each variation's mean gets the normal
 approximation of its posterior, Normal(mean, s^2 / n) with the sample variance s^2 (n - 1 in the
 denominator), from the sum and the sum of squares of the *per-user* revenue; the probability to be
@@ -72,9 +72,9 @@ class VariationStats:
 
     ``trials`` is the metric's denominator: the allocated users for the per-user metrics (so it
     equals ``users``), the sends for ``ctr``. ``conversions`` is the numerator of the conversion
-    metrics: users with at least one attributed purchase, or clicked sends (a send clicked twice
+    metrics: users with at least one in-window purchase, or clicked sends (a send clicked twice
     counts once). ``revenue_sum`` and ``revenue_sum_squares`` are the sum and the sum of squares
-    of each allocated user's attributed revenue (a user's total, squared; users without a purchase
+    of each allocated user's in-window revenue (a user's total, squared; users without a purchase
     add 0), read by ``revenue_per_user`` only.
     """
 

@@ -21,7 +21,7 @@ from reconnect.cli.common import (
 )
 from reconnect.cli.demo import DEMO_MARK, cmd_demo
 from reconnect.cli.jobs import cmd_attribute, cmd_detect, cmd_feeds, cmd_ingest, cmd_send
-from reconnect.cli.models import cmd_models_build, cmd_models_docs
+from reconnect.cli.models import cmd_models_build, cmd_models_docs, cmd_report
 from reconnect.cli.query import cmd_serve, cmd_sql, cmd_why
 from reconnect.cli.tools import cmd_campaigns, cmd_generate, cmd_import
 from reconnect.settings import SettingsError
@@ -199,6 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(d)
     d.set_defaults(func=cmd_models_docs)
+
+    p = sub.add_parser("report", help=cmd_report.__doc__, description=cmd_report.__doc__)
+    _common(p)
+    p.add_argument("--out", help="the HTML file (default: report.html beside the lakehouse)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("demo", help=cmd_demo.__doc__, description=cmd_demo.__doc__)
     _common(p, micro_batches=True)

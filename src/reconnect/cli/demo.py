@@ -20,6 +20,7 @@ from reconnect.cli.common import (
     spark_for,
     watermark_shown,
 )
+from reconnect.cli.models import dbt_failed, write_report_page, write_verdicts
 from reconnect.cli.tools import engagement_config, generator_config
 from reconnect.settings import CONF_VAR, ENV_VAR, SenderSettings, Settings
 
@@ -29,6 +30,8 @@ DEMO_MARK = ".reconnect-demo"
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate a small shop and run every stage that exists, printing what each table holds."""
+    from reconnect.analytics.dbt import build
+    from reconnect.analytics.sinks import write_catalog
     from reconnect.attribute.pipeline import run_attribute
     from reconnect.detect.pipeline import run_detect
     from reconnect.feeds.pipeline import run_feed_changes
@@ -61,7 +64,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     conf.write_text(yaml.safe_dump(demo_conf, sort_keys=False))
     print(f"== demo in {root}")
     print(f"== campaigns: {len(campaigns)} valid in {settings.paths.campaigns}")
-    print(f"== 1/8 generate: a synthetic shop of {args.events:,} event lines")
+    print(f"== 1/10 generate: a synthetic shop of {args.events:,} event lines")
     summary = generate_shop(config, Path(settings.paths.landing), progress("generate: event lines"))
     done_line()
     print(
@@ -70,34 +73,44 @@ def cmd_demo(args: argparse.Namespace) -> int:
         " malformed lines, "
         f"{summary.duplicates:,} duplicates"
     )
-    print("== 2/8 ingest: landing -> bronze Delta tables")
+    print("== 2/10 ingest: landing -> bronze Delta tables")
     spark = spark_for(settings)
     started = time.monotonic()
     run_ingest(spark, settings)
     print(f"   done in {time.monotonic() - started:.0f}s")
-    print("== 3/8 feeds: changes between consecutive feed syncs -> silver")
+    print("== 3/10 feeds: changes between consecutive feed syncs -> silver")
     written = run_feed_changes(spark, settings)
     print("   " + ", ".join(f"silver.{t} {n:,} rows" for t, n in written.items()))
-    print("== 4/8 detect: triggers -> silver.journeys, gold.step_eligibility")
+    print("== 4/10 detect: triggers -> silver.journeys, gold.step_eligibility")
     started = time.monotonic()
     detected = run_detect(spark, settings, campaigns, watermark_shown("detect"))
     print(f"   done in {time.monotonic() - started:.0f}s")
     print(
-        "== 5/8 send: due messages -> gold.messages, JSON Lines under "
+        "== 5/10 send: due messages -> gold.messages, JSON Lines under "
         f"{settings.paths.lakehouse}/outbox/<channel>/"
     )
     started = time.monotonic()
     sent = run_send(spark, settings, campaigns, watermark_shown("send"))
     print(f"   done in {time.monotonic() - started:.0f}s")
-    print("== 6/8 engagement: simulated opens, clicks and purchases for the delivered messages")
+    print("== 6/10 engagement: simulated opens, clicks and purchases for the delivered messages")
     simulated = simulate_engagement(spark, settings, engagement, Path(settings.paths.landing))
     print("   " + simulated.describe(Path(settings.paths.landing)).replace("\n", "\n   "))
-    print("== 7/8 ingest again: the engagement events -> bronze.events")
+    print("== 7/10 ingest again: the engagement events -> bronze.events")
     run_ingest(spark, settings, ["events"])
-    print("== 8/8 attribute: clicks -> gold.message_engagement, purchases credited to them")
+    print("== 8/10 attribute: clicks -> gold.message_engagement, purchases credited to them")
     started = time.monotonic()
     attributed = run_attribute(spark, settings, campaigns)
     print(f"   done in {time.monotonic() - started:.0f}s")
+    print("== 9/10 models: dbt build (staging, intermediate, marts, data and unit tests)")
+    started = time.monotonic()
+    write_catalog(spark, settings, campaigns)
+    built = build(spark, settings)
+    if not built.success:
+        return dbt_failed("demo", built.failures)
+    print(f"   {write_verdicts(spark, settings)}")
+    print(f"   done in {time.monotonic() - started:.0f}s")
+    print("== 10/10 report: one HTML page from the marts")
+    report = write_report_page(spark, settings, root / "report.html")
     print("== summary")
     print("\n".join(bronze_summary(spark, settings) + silver_summary(spark, settings)))
     print(detected.describe())
@@ -109,6 +122,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     found = first.collect()
     user = found[0]["who"] if found else "USER_ID"
     print("== next")
+    print(f"   the campaign report: {report}")
     print(f"   the messages sent: {settings.paths.lakehouse}/outbox/<channel>/*.jsonl")
     print(f"   why a person got what they got: reconnect why {user} --conf {conf}")
     print(f'   any table in SQL: reconnect sql "SELECT state, reason, count(*) FROM gold.messages'

@@ -10,8 +10,21 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from reconnect.cli.common import EXIT_FAILED, EXIT_OK, campaigns_in, settings_of, spark_for
+from reconnect.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    campaigns_in,
+    settings_of,
+    spark_for,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from reconnect.settings import Settings
 
 
 def cmd_models_build(args: argparse.Namespace) -> int:
@@ -28,13 +41,30 @@ def cmd_models_build(args: argparse.Namespace) -> int:
     write_catalog(spark, settings, campaigns)
     run = build(spark, settings, args.select or (), args.full_refresh)
     if not run.success:
-        return _failed("models build", run.failures)
+        return dbt_failed("models build", run.failures)
     schema = settings.catalog.schema_name("analytics")
+    verdicts = write_verdicts(spark, settings)
+    print(verdicts)
     print(
         f"models built in {schema} (Delta tables under {settings.paths.lakehouse}/analytics/); "
         f'e.g. reconnect sql "SELECT * FROM {schema}.rpt_campaign_performance"'
     )
     return EXIT_OK
+
+
+def write_verdicts(spark: SparkSession, settings: Settings) -> str:
+    """The A/B verdicts from the built ``rpt_variation_stats``; a line saying what they are."""
+    from reconnect.analytics.sinks import WINNERS_TABLE, write_winners
+    from reconnect.analytics.winners import verdict_rows
+
+    schema = settings.catalog.schema_name("analytics")
+    stats = [r.asDict() for r in spark.table(f"{schema}.rpt_variation_stats").collect()]
+    rows = verdict_rows(stats, settings.analytics.winner_threshold)
+    write_winners(spark, settings, rows)
+    winners = sorted({f"{r['campaign_id']}: {r['winner']}" for r in rows if r["winner"]})
+    return (f"{schema}.{WINNERS_TABLE}: {len({r['campaign_id'] for r in rows})} campaign(s), "
+            f"winners at {settings.analytics.winner_threshold:.0%}: "
+            f"{', '.join(winners) or 'none yet'}")  # fmt: skip
 
 
 def cmd_models_docs(args: argparse.Namespace) -> int:
@@ -47,15 +77,54 @@ def cmd_models_docs(args: argparse.Namespace) -> int:
     ensure_tables(spark, settings)
     run = generate_docs(spark, settings)
     if not run.success:
-        return _failed("models docs", run.failures)
+        return dbt_failed("models docs", run.failures)
     print(f"docs: {run.target_dir / 'static_index.html'} (one file, opens in a browser)")
     print(f"      {run.target_dir / 'index.html'} (with manifest.json and catalog.json beside it)")
     return EXIT_OK
 
 
-def _failed(command: str, failures: tuple[str, ...]) -> int:
+def dbt_failed(command: str, failures: tuple[str, ...]) -> int:
     """Exit 1 after dbt's own lines: its failures again, one line each, on stderr."""
     print(f"reconnect {command}: dbt failed", file=sys.stderr)
     for line in failures:
         print(f"  {line.splitlines()[0] if line else line}", file=sys.stderr)
     return EXIT_FAILED
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the campaign report: one self-contained HTML page from the built marts."""
+    from reconnect.lake.migrations import ensure_tables
+
+    settings = settings_of(args)
+    out = Path(args.out) if args.out else default_report_path(settings)
+    spark = spark_for(settings)
+    ensure_tables(spark, settings)
+    print(f"report: {write_report_page(spark, settings, out)}")
+    return EXIT_OK
+
+
+def write_report_page(spark: SparkSession, settings: Settings, out: Path) -> Path:
+    """Gather the marts, render the page, write it to ``out``; the path written."""
+    from datetime import UTC, datetime
+
+    from reconnect.analytics.html import render
+    from reconnect.analytics.report import gather
+    from reconnect.analytics.sinks import WINNERS_TABLE, write_report
+
+    schema = settings.catalog.schema_name("analytics")
+    names = ("rpt_campaign_performance", "fct_messages", WINNERS_TABLE)
+    missing = [n for n in names if not spark.catalog.tableExists(f"{schema}.{n}")]
+    if missing:
+        raise UsageError(f"{schema}.{missing[0]} does not exist yet: run 'reconnect models build'")
+    performance, messages, winners = (spark.table(f"{schema}.{n}") for n in names)
+    data = gather(performance, messages, winners, settings.paths.lakehouse, datetime.now(UTC))
+    write_report(out, render(data))
+    return out
+
+
+def default_report_path(settings: Settings) -> Path:
+    """Where the report goes without --out: beside the lakehouse folder, as report.html."""
+    lakehouse = settings.paths.lakehouse.removeprefix("file:")
+    if "://" in lakehouse:
+        raise UsageError(f"paths.lakehouse is {lakehouse}: give the report a local file (--out)")
+    return Path(lakehouse).parent / "report.html"

@@ -88,6 +88,8 @@ class EngagementConfig:
     late_purchase_share: float = 0.05
     #: Mean revenue of a purchase after a message without products.
     basket_value: float = 45.0
+    #: Currency of the purchases (the synthetic shop's); empty: none named.
+    currency: str = "EUR"
 
     def __post_init__(self) -> None:
         named = [("rates", self.rates)]
@@ -232,7 +234,8 @@ def engagement_lines(m: Delivered, config: EngagementConfig) -> list[tuple[datet
     else:
         at += _delay(rng, config.purchase_delay_hours, 1.2)
     items, revenue = _items(m.payload, rng, config.basket_value)
-    event(PURCHASE, at, order_id=f"{m.message_id}-order", revenue=str(revenue), items=items)
+    more = {"currency": config.currency} if config.currency else {}
+    event(PURCHASE, at, order_id=f"{m.message_id}-order", revenue=str(revenue), items=items, **more)
     return out
 
 

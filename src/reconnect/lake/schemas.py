@@ -497,3 +497,25 @@ CAMPAIGN_STEPS = T.StructType(
         _f("offset_seconds", T.LongType(), False),
     ]
 )
+
+# analytics.rpt_variation_winners (docs/analytics.md): written by ``reconnect models build``
+# after dbt, one row per campaign and compared variation (R-ATTR-3).
+VARIATION_WINNERS = T.StructType(
+    [
+        _f("campaign_id", T.StringType(), False),
+        _f("variation_id", T.StringType(), False),
+        _f("is_control", T.BooleanType(), False),
+        _f("metric", T.StringType(), False),
+        _f("method", T.StringType(), False),
+        _f("threshold", T.DoubleType(), False),
+        _f("status", T.StringType(), False),
+        _f("winner", T.StringType()),
+        _f("reason", T.StringType(), False),
+        _f("trials", T.LongType(), False),
+        _f("observed", T.DoubleType()),
+        _f("posterior_mean", T.DoubleType()),
+        _f("ci_low", T.DoubleType()),
+        _f("ci_high", T.DoubleType()),
+        _f("probability_best", T.DoubleType()),
+    ]
+)
