@@ -46,7 +46,9 @@ def test_generate_rejects_a_bad_config_naming_the_field(tmp_path, capsys):
 
 
 def test_every_subcommand_has_help(capsys):
-    for command in ("ingest", "generate", "import", "demo", "campaigns", "feeds", "detect", "send"):
+    commands = ("ingest", "generate", "import", "demo", "campaigns", "feeds", "detect", "send",
+                "attribute", "models", "report", "serve", "why", "sql")  # fmt: skip
+    for command in commands:
         with pytest.raises(SystemExit) as exit_info:
             main([command, "--help"])
         assert exit_info.value.code == 0
