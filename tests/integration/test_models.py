@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tests.helpers.serving import served
 
 from reconnect.analytics.dbt import PROJECT_DIR, artifacts_dir, build
 from reconnect.cli import EXIT_FAILED, EXIT_OK, main
@@ -636,6 +637,24 @@ def test_a_new_session_registers_the_models_under_the_analytics_schema(spark, bu
         )
     ]
     assert spark.table("analytics_models_b.rpt_campaign_performance").count() == 5
+
+
+def test_reconnect_serve_gives_the_report_to_a_hive_client(spark, built, tmp_path):
+    from pyhive import hive
+
+    lake, conf = built[0], built[1]
+    report = f"{lake.catalog.analytics}.rpt_campaign_performance"
+    columns = "campaign_id, variation_id, step_name, sent, purchases"
+    query = f"SELECT {columns} FROM {report} ORDER BY 1, 2, 3"
+    expected = [tuple(r) for r in spark.sql(query).collect()]
+    with served(conf, tmp_path) as port:
+        connection = hive.connect(host="127.0.0.1", port=port, username="analyst")
+        try:
+            cursor = connection.cursor()
+            cursor.execute(query)
+            assert cursor.fetchall() == expected and len(expected) == 5
+        finally:
+            connection.close()
 
 
 def test_reconnect_sql_reads_the_report_from_a_fresh_process(built, tmp_path):

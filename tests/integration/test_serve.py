@@ -8,13 +8,11 @@ SIGINT stops it with exit 0. A port that is taken stops the command before Spark
 from __future__ import annotations
 
 import os
-import queue
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +20,7 @@ from pathlib import Path
 import pyspark
 import pytest
 import yaml
+from tests.helpers.serving import free_port, lines_of
 
 from reconnect.lake.schemas import MESSAGES
 from reconnect.lake.tables import GOLD_MESSAGES
@@ -31,12 +30,6 @@ SPARK_JARS = Path(pyspark.__file__).parent / "jars"
 T0 = datetime(2026, 3, 2, 9, 0)
 QUERY = "SELECT state, count(*) AS n FROM gold.messages GROUP BY state ORDER BY state"
 STATES = ["SENT", "SENT", "SUPPRESSED", "SENT", "CANCELLED", "SUPPRESSED"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def settings_file(tmp_path: Path, lakehouse: str) -> Path:
@@ -62,19 +55,6 @@ def message(n: int, state: str) -> tuple[object, ...]:
     return tuple(row.get(f) for f in MESSAGES.fieldNames())
 
 
-def lines_of(stream) -> queue.Queue[str | None]:
-    """The lines of a process's output as they come (None at its end), read by a thread."""
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def read() -> None:
-        for line in stream:
-            lines.put(line.rstrip("\n"))
-        lines.put(None)
-
-    threading.Thread(target=read, daemon=True).start()
-    return lines
-
-
 def beeline(port: int, query_file: Path) -> subprocess.CompletedProcess[str]:
     java = shutil.which("java") or os.path.join(os.environ["JAVA_HOME"], "bin", "java")
     # -f, not -e: with -e beeline writes its prompt before the first line of the result
@@ -96,13 +76,6 @@ def test_serve_answers_pyhive_and_beeline_over_the_tables_and_stops_on_sigint(
     spark.createDataFrame(rows, MESSAGES).write.format("delta").mode("append").save(
         GOLD_MESSAGES.location(lake)
     )
-    # The report as `reconnect models build` leaves it: a Delta folder under analytics/ (its
-    # columns here are a few of the real ones; tests/integration/test_models.py builds it whole).
-    report = [("cart", "plain", "reminder", 3, 1), ("cart", "urgency", "reminder", 4, 2)]
-    spark.createDataFrame(
-        report,
-        "campaign_id string, variation_id string, step_name string, sent long, purchases long",
-    ).write.format("delta").save(f"{lake.paths.lakehouse}/analytics/rpt_campaign_performance")
     port = free_port()
     conf = settings_file(tmp_path, lake.paths.lakehouse)
     started = time.monotonic()
@@ -134,8 +107,6 @@ def test_serve_answers_pyhive_and_beeline_over_the_tables_and_stops_on_sigint(
             cursor.execute(QUERY)
             assert cursor.fetchall() == [("CANCELLED", 1), ("SENT", 3), ("SUPPRESSED", 2)]
             assert [d[0] for d in cursor.description] == ["state", "n"]
-            cursor.execute("SELECT * FROM analytics.rpt_campaign_performance ORDER BY 2")
-            assert cursor.fetchall() == report
         finally:
             connection.close()
         print(f"pyhive answered after {time.monotonic() - started:.1f}s")
