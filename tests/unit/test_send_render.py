@@ -116,3 +116,48 @@ def test_r_send_3_payload_is_plain_json_with_rendered_content():
     assert json.loads(json.dumps(payload)) == payload
     again = render_payload(dict(reversed(template.items())), context(), address="ada@example.com")
     assert payload_json(again) == payload_json(payload)
+
+
+def hostile(channel: str = "email") -> dict[str, object]:
+    return message_context(
+        message_id="m1", campaign_id="c1", campaign_name="Cart", step_name="first",
+        channel=channel, products=[product(1, name='<script>alert("x")</script> & Co')],
+        user={"first_name": "<b>Ada</b>", "email": "ada@example.com", "phone": "+4915112345678",
+              "city": "Paris"},
+    )  # fmt: skip
+
+
+def test_values_rendered_into_an_html_email_body_are_escaped():
+    template = {
+        "subject": "{{product.name}}",
+        "body": "<p>Hi {{user.first_name}}: {{product.name}}</p>",
+    }
+    payload = render_payload(template, hostile(), address="ada@example.com")
+    assert payload["content"]["body"] == (
+        "<p>Hi &lt;b&gt;Ada&lt;/b&gt;: "
+        "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; Co</p>"
+    )
+    # The subject is plain text (a header, not markup): as the value reads.
+    assert payload["content"]["subject"] == '<script>alert("x")</script> & Co'
+
+
+def test_a_variable_marked_raw_is_trusted_markup_and_left_as_it_is():
+    template = {"subject": "s", "body": "{{user.first_name | raw}} {{ user.first_name|raw }}"}
+    payload = render_payload(template, hostile(), address="ada@example.com")
+    assert payload["content"]["body"] == "<b>Ada</b> <b>Ada</b>"
+
+
+def test_sms_and_push_texts_are_plain_text_and_not_escaped():
+    payload = render_payload({"body": "{{product.name}}"}, hostile("sms"), address="+4915112345678")
+    assert payload["content"]["body"] == '<script>alert("x")</script> & Co'
+
+
+@pytest.mark.parametrize(("channel", "address"), [("email", "ada@example.com"),
+                                                  ("sms", "+4915112345678"),
+                                                  ("app_push", "token-1")])  # fmt: skip
+def test_a_payload_carries_only_the_address_of_its_own_channel(channel, address):
+    payload = render_payload({"title": "t", "body": "b"}, hostile(channel), address=address)
+    text = payload_json(payload)
+    others = {"ada@example.com", "+4915112345678", "token-1"} - {address}
+    assert payload["to"] == address and not [a for a in others if a in text]
+    assert payload["user"] == {"first_name": "<b>Ada</b>", "city": "Paris"}

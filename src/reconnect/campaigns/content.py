@@ -39,22 +39,23 @@ TEMPLATE_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "app_push": (("title", "body"), ("url",)),
 }
 TEMPLATE_ROOTS = ("product", "products", "user", "campaign", "message")
-_VARIABLE = re.compile(r"\{\{(.*?)\}\}")
+TEMPLATE_VARIABLE = re.compile(r"\{\{(.*?)\}\}")  # ``{{ path }}``
 _PATH = re.compile(r"^[A-Za-z_]+(\.[A-Za-z0-9_]+)+$")
+RAW_MARK = re.compile(r"\|\s*raw$")  # ``{{ path | raw }}``: trusted markup, not HTML-escaped
 
 
 def _template_text(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise PydanticCustomError("text", f"expected non-empty text; got {value!r}")
-    for var in _VARIABLE.findall(value):
-        name = var.strip()
+    for var in TEMPLATE_VARIABLE.findall(value):
+        name = RAW_MARK.sub("", var.strip()).strip()  # ``| raw``: trusted markup (not escaped)
         if not _PATH.match(name) or name.split(".")[0] not in TEMPLATE_ROOTS:
             raise PydanticCustomError(
                 "template",
                 f"expected variables like {{{{product.name}}}} with a root of "
                 f"{', '.join(TEMPLATE_ROOTS)}; got {{{{{var}}}}}",
             )
-    if "{{" in _VARIABLE.sub("", value) or "}}" in _VARIABLE.sub("", value):
+    if "{{" in TEMPLATE_VARIABLE.sub("", value) or "}}" in TEMPLATE_VARIABLE.sub("", value):
         raise PydanticCustomError("template", "expected every {{ to be closed by }}")
     return value
 

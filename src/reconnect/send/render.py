@@ -1,20 +1,29 @@
 """Template rendering and the JSON payload handed to a provider (R-SEND-3; docs/sending.md).
 
 Pure functions, no I/O. A template variable is ``{{ root.key }}`` with a root of ``product``,
-``products``, ``user``, ``campaign`` or ``message`` (the roots the campaign loader accepts).
+``products``, ``user``, ``campaign`` or ``message`` (the roots the campaign loader accepts);
+``{{ root.key | raw }}`` marks a value as trusted markup.
+
+An e-mail's ``body`` is HTML: every value rendered into it is HTML-escaped (``<`` becomes
+``&lt;``), unless its variable is marked ``raw``. Subjects, titles, URLs and SMS and push texts
+are plain text and are not escaped. A payload carries only its own channel's address (``to``):
+the user's e-mail and phone are left out of its ``user``.
 """
 
 from __future__ import annotations
 
 import functools
+import html
 import json
-import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
 
-_VARIABLE = re.compile(r"\{\{(.*?)\}\}")
+from reconnect.campaigns.content import RAW_MARK, TEMPLATE_VARIABLE
+
+HTML_FIELDS = {"email": frozenset({"body"})}  # channel -> its template fields that are HTML
+ADDRESS_KEYS = frozenset({"email", "phone"})  # user attributes that are another channel's address
 _CENT = Decimal("0.01")
 PRICE_KEYS = frozenset({"price", "old_price"})
 PERCENT_KEY = "drop_percent"
@@ -71,7 +80,7 @@ def _lookup(context: Mapping[str, Any], path: str) -> Any:
     return current
 
 
-def render(text: str, context: Mapping[str, Any]) -> str:
+def render(text: str, context: Mapping[str, Any], escape: bool = False) -> str:
     """``text`` with every ``{{ path }}`` replaced by its value in ``context``.
 
     ``path`` is dotted (``product.name``, ``products.1.price``, ``user.first_name``); its first
@@ -83,30 +92,42 @@ def render(text: str, context: Mapping[str, Any]) -> str:
     scalar (a whole product, a list) render as the empty string. A user without a first name
     still gets "Hi , ..." rather than no message; the campaign loader already refuses unknown
     roots, so a typo in the namespace cannot reach this point.
+
+    ``escape``: HTML-escape every value (quotes too) except those of ``| raw`` variables; the
+    template's own text is left as written.
     """
     pieces: list[str] = []
-    for literal, path, last in _parts(text):
+    for literal, path, last, raw in _parts(text):
         pieces.append(literal)
         if path is None:
             continue
         value = _lookup(context, path)
         if type(value) is str:  # the common case, without the checks below
-            pieces.append(value)
+            shown = value
         elif not (value is _MISSING or value is None or isinstance(value, Mapping | list | tuple)):
-            pieces.append(_format(last, value))
+            shown = _format(last, value)
+        else:
+            continue
+        pieces.append(html.escape(shown) if escape and not raw else shown)
     return "".join(pieces)
 
 
 @functools.lru_cache(maxsize=4096)
-def _parts(text: str) -> tuple[tuple[str, str | None, str], ...]:
-    """A template cut once into (literal text, variable path or None, the path's last segment)."""
-    parts: list[tuple[str, str | None, str]] = []
+def _parts(text: str) -> tuple[tuple[str, str | None, str, bool], ...]:
+    """A template cut once into its pieces.
+
+    Each piece: (literal text, variable path or None, the path's last segment, whether the
+    variable is marked ``raw``).
+    """
+    parts: list[tuple[str, str | None, str, bool]] = []
     start = 0
-    for match in _VARIABLE.finditer(text):
-        path = match.group(1).strip()
-        parts.append((text[start : match.start()], path, path.rsplit(".", 1)[-1]))
+    for match in TEMPLATE_VARIABLE.finditer(text):
+        inner = match.group(1).strip()
+        raw = bool(RAW_MARK.search(inner))
+        path = RAW_MARK.sub("", inner).strip()
+        parts.append((text[start : match.start()], path, path.rsplit(".", 1)[-1], raw))
         start = match.end()
-    parts.append((text[start:], None, ""))
+    parts.append((text[start:], None, "", False))
     return tuple(parts)
 
 
@@ -165,18 +186,25 @@ def render_payload(
     ``url``), ``context`` comes from :func:`message_context`, ``address`` is where the message
     goes (e-mail, E.164 phone or push token). Only str, int, float, bool, None, lists and dicts
     are returned: Decimals become strings (prices ``"12.50"``, ``drop_percent`` as rendered),
-    dates ISO-8601. Dump with :func:`payload_json` for a deterministic text.
+    dates ISO-8601. The e-mail body's values are HTML-escaped; ``user`` leaves out the e-mail
+    and phone (``to`` is the one address the payload carries). Dump with :func:`payload_json`
+    for a deterministic text.
     """
     message, campaign = context["message"], context["campaign"]
+    markup = HTML_FIELDS.get(message["channel"], frozenset())
+    user = {k: v for k, v in context["user"].items() if k not in ADDRESS_KEYS}
     return {
         "message_id": message["id"],
         "campaign_id": campaign["id"],
         "step_name": message["step"],
         "channel": message["channel"],
         "to": address,
-        "content": {field: render(text, context) for field, text in template_fields.items()},
+        "content": {
+            field: render(text, context, escape=field in markup)
+            for field, text in template_fields.items()
+        },
         "products": _jsonable("products", context["products"]),
-        "user": _jsonable("user", context["user"]),
+        "user": _jsonable("user", user),
     }
 
 
