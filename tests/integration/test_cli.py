@@ -118,7 +118,9 @@ def test_demo_generates_ingests_and_prints_what_each_table_holds(spark, tmp_path
     assert len(queries) >= 6
     for query in queries:
         spark.sql(query).collect()
-    # dbt built the marts and the verdicts; the report opens in headless Chromium.
+    # dbt built the marts (one summary line, not dbt's line per node) and the verdicts; the
+    # report opens in headless Chromium.
+    assert re.search(r"dbt: \d+ nodes, pass \d+, success \d+", out) and " START " not in out
     assert re.search(r"rpt_variation_winners: \d+ campaign\(s\), winners at 95%", out), out
     page = root / "report.html"
     assert f"the campaign report: {page}" in out

@@ -96,21 +96,30 @@ def artifacts_dir(settings: Settings) -> Path:
 
 @dataclass(frozen=True)
 class DbtRun:
-    """The outcome of one dbt command: success, and a line per node that failed."""
+    """The outcome of one dbt command: success, a line per node that failed, nodes by status."""
 
     success: bool
     failures: tuple[str, ...]
     target_dir: Path
+    statuses: tuple[tuple[str, int], ...] = ()
+
+    def describe(self) -> str:
+        """``'dbt: 87 nodes, pass 81, success 6'``: what the command did, in one line."""
+        counts = ", ".join(f"{status} {n}" for status, n in self.statuses)
+        return f"dbt: {sum(n for _, n in self.statuses)} nodes, {counts or 'none run'}"
 
 
 _FAILED = {"error", "fail", "runtime error"}
 
 
-def run_dbt(spark: SparkSession, settings: Settings, args: Sequence[str]) -> DbtRun:
+def run_dbt(
+    spark: SparkSession, settings: Settings, args: Sequence[str], quiet: bool = False
+) -> DbtRun:
     """Run one dbt command (``["build", "--select", ...]``) in this process, on ``spark``.
 
-    dbt prints its own progress and failure lines (to stdout). The project, the profile, the
-    vars and the artifact folders are added here; ``args`` are the command and its options.
+    dbt prints its own progress and failure lines (to stdout; with ``quiet``, errors only). The
+    project, the profile, the vars and the artifact folders are added here; ``args`` are the
+    command and its options.
     """
     from dbt.cli.main import dbtRunner
     from pyspark.sql import SparkSession
@@ -138,18 +147,22 @@ def run_dbt(spark: SparkSession, settings: Settings, args: Sequence[str]) -> Dbt
         "--no-send-anonymous-usage-stats",
         "--no-version-check",
         "--use-colors" if sys.stdout.isatty() else "--no-use-colors",
+        *(["--quiet"] if quiet else []),
     ]
     outcome = dbtRunner().invoke(invocation)
     failures: list[str] = []
+    statuses: dict[str, int] = {}
     if outcome.exception is not None:
         failures.append(str(outcome.exception).strip() or type(outcome.exception).__name__)
     for result in getattr(outcome.result, "results", None) or []:
         status = str(getattr(result, "status", ""))
+        statuses[status] = statuses.get(status, 0) + 1
         if status in _FAILED:
             node = getattr(result, "node", None)
             name = getattr(node, "unique_id", "?")
             failures.append(f"{status.upper()} {name}: {result.message}")
-    return DbtRun(bool(outcome.success) and not failures, tuple(failures), target)
+    return DbtRun(bool(outcome.success) and not failures, tuple(failures), target,
+                  tuple(sorted(statuses.items())))  # fmt: skip
 
 
 def build(
@@ -157,6 +170,7 @@ def build(
     settings: Settings,
     select: Sequence[str] = (),
     full_refresh: bool = False,
+    quiet: bool = False,
 ) -> DbtRun:
     """``dbt build``: every model (or ``select``) with its data tests and unit tests.
 
@@ -169,7 +183,7 @@ def build(
         args += ["--select", *select]
     if full_refresh:
         args.append("--full-refresh")
-    return run_dbt(spark, settings, args)
+    return run_dbt(spark, settings, args, quiet)
 
 
 def generate_docs(spark: SparkSession, settings: Settings) -> DbtRun:

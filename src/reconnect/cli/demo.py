@@ -104,9 +104,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("== 9/10 models: dbt build (staging, intermediate, marts, data and unit tests)")
     started = time.monotonic()
     write_catalog(spark, settings, campaigns)
-    built = build(spark, settings)
+    built = build(spark, settings, quiet=True)  # dbt's own lines: `reconnect models build`
     if not built.success:
         return dbt_failed("demo", built.failures)
+    print(f"   {built.describe()}")
     print(f"   {write_verdicts(spark, settings)}")
     print(f"   done in {time.monotonic() - started:.0f}s")
     print("== 10/10 report: one HTML page from the marts")
