@@ -126,6 +126,18 @@ BAD_LINES: list[tuple[str, str, str | None]] = [
     (json.dumps(event("purchase", items=[])), "MISSING_FIELD", "order_id"),
     (json.dumps(event("opt_out")), "MISSING_FIELD", "channel"),
     (json.dumps(event("message_click")), "MISSING_FIELD", "message_id"),
+    # A number too large for a money column is a range error, not a wrong type.
+    (json.dumps(event("product_view", product_id="P1", price=1e15)), "INVALID_VALUE", "price"),
+    (
+        json.dumps(event("product_view", product_id="P1", price=1.5)).replace("1.5", "1e309"),
+        "INVALID_VALUE",
+        "price",
+    ),
+    (
+        json.dumps(event("purchase", order_id="o", items=[{"product_id": "P1"}], revenue=1e15)),
+        "INVALID_VALUE",
+        "revenue",
+    ),
 ]
 
 
@@ -148,6 +160,9 @@ def test_each_kind_of_bad_line_is_quarantined_with_reason_field_line_and_raw_tex
     assert {r["event_id"] for r in rows(spark, BRONZE_EVENTS, lake)} == {"g1", "g2"}
     # The detail says what was expected, in words a data engineer can act on.
     assert by_line[2 + 11]["detail"] == "quantity: expected an integer, got 'two'"
+    assert by_line[1 + len(BAD_LINES)]["detail"].startswith(
+        "revenue: expected an amount between -10^14 and 10^14"
+    )
 
 
 def test_duplicate_event_ids_are_kept_once_within_a_file_across_files_and_across_runs(spark, lake):

@@ -15,6 +15,9 @@ from reconnect.lake.schemas import EVENTS, MONEY
 from reconnect.vocabulary import CHANNELS, EVENT_TYPES
 from reconnect.vocabulary import QuarantineReason as R
 
+# What fits a MONEY column (DECIMAL(18, 4)); a larger number (1e15, 1e309) is a range error.
+MONEY_RANGE = "an amount between -10^14 and 10^14 (at most 14 digits before the point)"
+
 # Fields a type needs beyond the four every event needs (DATA.md's "required" column).
 REQUIRED_BY_TYPE: dict[str, tuple[str, ...]] = {
     "custom": ("event_name",),
@@ -75,6 +78,14 @@ def _int_or_null(c: Column) -> Column:
 
 def _money_or_null(c: Column) -> Column:
     return c.try_cast(MONEY)
+
+
+def _is_number(text: Column) -> Column:
+    """Whether a field read as text holds a JSON number.
+
+    A number beyond a double's range (``1e309``) reads as the text ``"Infinity"``.
+    """
+    return text.try_cast("double").isNotNull() | text.isin('"Infinity"', '"-Infinity"')
 
 
 def _has_offset(t: Column) -> Column:
@@ -173,8 +184,9 @@ def _type_checks(j: Column) -> list[Column]:
     )
     return [
         wrong("quantity", F.col("q").isNull(), "an integer"),
-        wrong("price", F.col("pr").isNull(), "a decimal number"),
-        wrong("revenue", F.col("rev").isNull(), "a decimal number"),
+        # A number out of MONEY's range is a number: its check is a range check (below).
+        wrong("price", ~_is_number(j["price"]), "a decimal number"),
+        wrong("revenue", ~_is_number(j["revenue"]), "a decimal number"),
         wrong(
             "cart",
             cart.isNull() | ~cart_ok,
@@ -215,6 +227,10 @@ def _value_checks(j: Column) -> list[Column]:
             j["items"],
         ),
         invalid("price", F.col("pr") < 0, "a price >= 0", j["price"]),
+        *(
+            invalid(field, j[field].isNotNull() & F.col(parsed).isNull(), MONEY_RANGE, j[field])
+            for field, parsed in (("price", "pr"), ("revenue", "rev"))
+        ),
         invalid(
             "channel",
             j["channel"].isNotNull() & ~j["channel"].isin(*CHANNELS),
