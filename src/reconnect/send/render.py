@@ -21,8 +21,9 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from reconnect.campaigns.content import RAW_MARK, TEMPLATE_VARIABLE
+from reconnect.vocabulary import EMAIL
 
-HTML_FIELDS = {"email": frozenset({"body"})}  # channel -> its template fields that are HTML
+HTML_FIELDS = {EMAIL: frozenset({"body"})}  # channel -> its template fields that are HTML
 ADDRESS_KEYS = frozenset({"email", "phone"})  # user attributes that are another channel's address
 _CENT = Decimal("0.01")
 PRICE_KEYS = frozenset({"price", "old_price"})
