@@ -138,6 +138,11 @@ BAD_LINES: list[tuple[str, str, str | None]] = [
         "INVALID_VALUE",
         "revenue",
     ),
+    (
+        json.dumps(event("purchase", order_id="o", items=[{"product_id": "P1", "price": 1e15}])),
+        "INVALID_VALUE",
+        "items",
+    ),
 ]
 
 
@@ -160,7 +165,7 @@ def test_each_kind_of_bad_line_is_quarantined_with_reason_field_line_and_raw_tex
     assert {r["event_id"] for r in rows(spark, BRONZE_EVENTS, lake)} == {"g1", "g2"}
     # The detail says what was expected, in words a data engineer can act on.
     assert by_line[2 + 11]["detail"] == "quantity: expected an integer, got 'two'"
-    assert by_line[1 + len(BAD_LINES)]["detail"].startswith(
+    assert by_line[len(BAD_LINES)]["detail"].startswith(
         "revenue: expected an amount between -10^14 and 10^14"
     )
 

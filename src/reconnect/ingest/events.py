@@ -179,7 +179,7 @@ def _type_checks(j: Column) -> list[Column]:
         lambda e: (
             e["product_id"].isNotNull()
             & (e["quantity"].isNull() | _int_or_null(e["quantity"]).isNotNull())
-            & (e["price"].isNull() | _money_or_null(e["price"]).isNotNull())
+            & (e["price"].isNull() | _is_number(e["price"]))
         ),
     )
     return [
@@ -230,6 +230,15 @@ def _value_checks(j: Column) -> list[Column]:
         *(
             invalid(field, j[field].isNotNull() & F.col(parsed).isNull(), MONEY_RANGE, j[field])
             for field, parsed in (("price", "pr"), ("revenue", "rev"))
+        ),
+        invalid(
+            "items",
+            F.exists(
+                F.col("items_p"),
+                lambda e: e["price"].isNotNull() & _money_or_null(e["price"]).isNull(),
+            ),
+            f"every price {MONEY_RANGE}",
+            j["items"],
         ),
         invalid(
             "channel",
