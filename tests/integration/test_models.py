@@ -408,7 +408,7 @@ BROWSE_VARIATION = {
 }
 
 
-def test_the_report_has_a_row_per_campaign_variation_and_step_with_exact_counts(built):
+def test_r_attr_2_r_step_2_the_report_has_a_row_per_campaign_variation_and_step_name(built):
     report = built[3]
     expected = [
         # m1 e-mail (opened, clicked, late-cancelled by p0), m2 SMS (clicked), m3 not opted in,

@@ -11,6 +11,7 @@ from pyspark.sql import SparkSession
 from reconnect.analytics.catalog import catalog_rows
 from reconnect.campaigns import Campaign
 from reconnect.lake import writes
+from reconnect.lake.landing import atomic_text_file
 from reconnect.lake.migrations import register_analytics_tables
 from reconnect.lake.schemas import VARIATION_WINNERS
 from reconnect.lake.tables import (
@@ -52,8 +53,6 @@ def write_winners(
 
 
 def write_report(path: Path, page: str) -> None:
-    """Write the HTML report to ``path`` (a local file), replacing it whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(page, "utf-8")
-    tmp.replace(path)
+    """Write the HTML report to ``path`` (a local file); it appears complete, replacing the last."""
+    with atomic_text_file(path) as f:
+        f.write(page)

@@ -20,7 +20,7 @@ from reconnect.cli.common import (
     spark_for,
     watermark_shown,
 )
-from reconnect.cli.models import dbt_failed, write_report_page, write_verdicts
+from reconnect.cli.models import build_models, dbt_failed, write_report_page
 from reconnect.cli.tools import engagement_config, generator_config
 from reconnect.settings import CONF_VAR, ENV_VAR, SenderSettings, Settings
 
@@ -30,8 +30,6 @@ DEMO_MARK = ".reconnect-demo"
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate a small shop and run every stage that exists, printing what each table holds."""
-    from reconnect.analytics.dbt import build
-    from reconnect.analytics.sinks import write_catalog
     from reconnect.attribute.pipeline import run_attribute
     from reconnect.detect.pipeline import run_detect
     from reconnect.feeds.pipeline import run_feed_changes
@@ -103,12 +101,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"   done in {time.monotonic() - started:.0f}s")
     print("== 9/10 models: dbt build (staging, intermediate, marts, data and unit tests)")
     started = time.monotonic()
-    write_catalog(spark, settings, campaigns)
-    built = build(spark, settings, quiet=True)  # dbt's own lines: `reconnect models build`
+    # quiet: dbt's line per node is for `reconnect models build`; the demo prints a summary
+    built, verdicts = build_models(spark, settings, campaigns, quiet=True)
     if not built.success:
         return dbt_failed("demo", built.failures)
     print(f"   {built.describe()}")
-    print(f"   {write_verdicts(spark, settings)}")
+    print(f"   {verdicts}")
     print(f"   done in {time.monotonic() - started:.0f}s")
     print("== 10/10 report: one HTML page from the marts")
     report = write_report_page(spark, settings, root / "report.html")

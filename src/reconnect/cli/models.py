@@ -22,15 +22,17 @@ from reconnect.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from pyspark.sql import SparkSession
 
+    from reconnect.analytics.dbt import DbtRun
+    from reconnect.campaigns import Campaign
     from reconnect.settings import Settings
 
 
 def cmd_models_build(args: argparse.Namespace) -> int:
     """Build the dbt models (staging, intermediate, marts) with their data and unit tests."""
-    from reconnect.analytics.dbt import build
-    from reconnect.analytics.sinks import write_catalog
     from reconnect.lake.migrations import ensure_tables
 
     settings = settings_of(args)
@@ -38,18 +40,36 @@ def cmd_models_build(args: argparse.Namespace) -> int:
     campaigns = campaigns_in(Path(args.campaigns or settings.paths.campaigns))
     spark = spark_for(settings)
     ensure_tables(spark, settings)
-    write_catalog(spark, settings, campaigns)
-    run = build(spark, settings, args.select or (), args.full_refresh)
+    run, verdicts = build_models(spark, settings, campaigns, args.select or (), args.full_refresh)
     if not run.success:
         return dbt_failed("models build", run.failures)
     schema = settings.catalog.schema_name("analytics")
-    verdicts = write_verdicts(spark, settings)
     print(verdicts)
     print(
         f"models built in {schema} (Delta tables under {settings.paths.lakehouse}/analytics/); "
         f'e.g. reconnect sql "SELECT * FROM {schema}.rpt_campaign_performance"'
     )
     return EXIT_OK
+
+
+def build_models(
+    spark: SparkSession,
+    settings: Settings,
+    campaigns: list[Campaign],
+    select: Sequence[str] = (),
+    full_refresh: bool = False,
+    quiet: bool = False,
+) -> tuple[DbtRun, str]:
+    """Write the campaign catalog, run ``dbt build``, then the verdicts when dbt passed.
+
+    Returns the dbt run and a line saying what the verdicts are (empty after a failure).
+    """
+    from reconnect.analytics.dbt import build
+    from reconnect.analytics.sinks import write_catalog
+
+    write_catalog(spark, settings, campaigns)
+    run = build(spark, settings, select, full_refresh, quiet)
+    return run, write_verdicts(spark, settings) if run.success else ""
 
 
 def write_verdicts(spark: SparkSession, settings: Settings) -> str:

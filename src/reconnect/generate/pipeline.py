@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 from reconnect.generate.delivered import DELIVERED_COLUMNS, delivered
 from reconnect.generate.engagement import Delivered, EngagementConfig, EngagementCounts
 from reconnect.generate.shop import engagement_file, write_engagement
+from reconnect.lake.landing import events_dir
 from reconnect.lake.migrations import ensure_tables
 from reconnect.lake.reads import table
 from reconnect.lake.tables import GOLD_DELIVERIES, GOLD_MESSAGES
@@ -40,13 +41,8 @@ class EngagementSummary:
             f"generate engagement: {len(self.written)} send batch(es) simulated, "
             f"{len(self.already_done)} already done (their files exist)",
             f"  {c.messages:,} delivered messages -> {c.opens:,} opens, {c.clicks:,} clicks, "
-            f"{c.purchases:,} purchases after a click, in {events_dir_of(landing)}",
+            f"{c.purchases:,} purchases after a click, in {events_dir(landing)}",
         ])  # fmt: skip
-
-
-def events_dir_of(landing: Path) -> str:
-    """The folder the files go to, for the summary."""
-    return str(engagement_file(landing, 0).parent)
 
 
 def simulate_engagement(
